@@ -1,0 +1,58 @@
+"""The Flask application factory: settings, extensions and blueprints, nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .config import load_settings
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides FIELD_* settings (names without the prefix).
+
+    Raises config.ConfigError when a setting is missing or invalid.
+    """
+    settings = load_settings(overrides=config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    logging.getLogger("field_server").setLevel(settings["LOG_LEVEL"].upper())
+    if settings["DATABASE_URL"].startswith("sqlite:///"):
+        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+
+    from .extensions import db, migrate
+    from .store.engine import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    with app.app_context():
+        configure_engine(db.engine, settings["SQLITE_BUSY_TIMEOUT_MS"])
+
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from .api import bp as api_bp
+    from .api.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,8 @@
+"""The /api/v1 blueprint; one module per resource registers its routes on ``bp``."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from ..auth import views as _auth_views  # noqa: E402,F401
+from . import devices, units, users  # noqa: E402,F401  (modules attach their routes)

@@ -1,0 +1,3 @@
+"""Users (API §2): list, create, change, reset a password."""
+
+from . import bp  # noqa: F401

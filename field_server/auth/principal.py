@@ -1,0 +1,64 @@
+"""Who is calling: the bearer token checked against the user and device as they are now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, request
+
+from ..errors import ApiError
+from ..store import people
+from .tokens import decode_access_token
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: str
+    device_id: str | None
+    token_id: str
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("token_invalid", details={"reason": "missing_bearer_token"})
+    return token.strip()
+
+
+def authenticate() -> Principal:
+    """Decode the token and check it against the database: one query per request.
+
+    Order matters for clients: a deactivated user is token_invalid, a role or unit change
+    (older `ver`) is token_expired, a revoked device is device_revoked.
+    """
+    if "principal" in g:
+        return g.principal
+    claims = decode_access_token(bearer_token())
+    try:
+        user_id = int(claims["sub"])
+    except ValueError:
+        raise ApiError("token_invalid") from None
+    found = people.user_and_device(user_id, claims["dev"])
+    if found is None:
+        raise ApiError("token_invalid")
+    user, device = found
+    if not user.active:
+        raise ApiError("token_invalid", details={"reason": "user_inactive"})
+    if claims["dev"] is not None:
+        if device is None or device.user_id != user.id:
+            raise ApiError("token_invalid", details={"reason": "device_unknown"})
+        if device.revoked_at is not None:
+            raise ApiError("device_revoked")
+    if claims["ver"] != user.token_version or claims["role"] != user.role:
+        raise ApiError("token_expired", details={"reason": "claims_changed"})
+    g.principal = Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        device_id=claims["dev"],
+        token_id=claims["jti"],
+    )
+    return g.principal

@@ -1,0 +1,81 @@
+"""Roles and scope, enforced in one place.
+
+Step one: a role that may never use an endpoint gets 403 ``forbidden`` (the PERMISSIONS
+table). Step two: a unit or record outside the caller's units answers 404 ``not_found``, so
+IDs in other wards cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g
+
+from ..errors import ApiError
+from ..models import Unit, utcnow
+from ..store.units import Scope, assigned_roots
+from .principal import Principal, authenticate
+
+ALL_ROLES = frozenset({"admin", "district", "supervisor", "canvasser"})
+
+# permission -> roles that may ever use it
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "units.read": ALL_ROLES,
+    "users.read": frozenset({"admin", "supervisor"}),
+    "users.write": frozenset({"admin", "supervisor"}),
+    "devices.read": frozenset({"admin", "district", "supervisor"}),
+    "devices.revoke": frozenset({"admin", "supervisor"}),
+    "session": ALL_ROLES,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """Authenticate the caller and refuse roles that may never use this endpoint."""
+    roles = PERMISSIONS[permission]
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal.role not in roles:
+                raise ApiError("forbidden")
+            return view(*args, **kwargs)
+
+        wrapper.field_permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def current_principal() -> Principal:
+    return authenticate()
+
+
+def current_scope() -> Scope:
+    """The caller's units: active assignments, and for canvassers those ended within grace."""
+    if "scope" not in g:
+        principal = authenticate()
+        if principal.role == "admin":
+            g.scope = Scope(everything=True, roots=())
+        else:
+            now = utcnow()
+            grace = 0
+            if principal.role == "canvasser":
+                grace = current_app.config["ASSIGNMENT_GRACE_DAYS"]
+            g.scope = Scope(
+                everything=False,
+                roots=tuple(assigned_roots(principal.user_id, now - timedelta(days=grace))),
+            )
+    return g.scope
+
+
+def ensure_unit_in_scope(unit: Unit | None) -> Unit:
+    """The unit, or 404 when it does not exist or lies outside the caller's units."""
+    if unit is None or not current_scope().covers(unit.path):
+        raise ApiError("not_found")
+    return unit

@@ -1,0 +1,289 @@
+"""The one registry of error codes, the error envelope of API §1, and the handlers.
+
+Every non-2xx answer, whatever raised it (our code, Werkzeug, the database, a bug), goes
+through ``error_response`` so that clients see one envelope. Messages exist in Vietnamese
+and English; the request's Accept-Language picks one, FIELD_DEFAULT_LANGUAGE when absent.
+Browsers (paths outside /api/ that prefer HTML) get the same content as an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("field_server")
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    status: int
+    en: str
+    vi: str
+
+
+# code -> status and message templates; templates may use the error's details as fields.
+ERRORS: dict[str, ErrorSpec] = {
+    "invalid_credentials": ErrorSpec(
+        401, "Wrong username or password.", "Sai tên đăng nhập hoặc mật khẩu."
+    ),
+    "token_invalid": ErrorSpec(
+        401,
+        "The access token is missing, malformed or no longer valid.",
+        "Mã truy cập bị thiếu, sai hoặc không còn hiệu lực.",
+    ),
+    "token_expired": ErrorSpec(
+        401,
+        "The token has expired; refresh it or log in again.",
+        "Mã truy cập đã hết hạn; hãy làm mới hoặc đăng nhập lại.",
+    ),
+    "device_revoked": ErrorSpec(
+        401,
+        "This device has been revoked; log in again with a new device.",
+        "Thiết bị này đã bị thu hồi; hãy đăng nhập lại bằng thiết bị mới.",
+    ),
+    "refresh_reused": ErrorSpec(
+        401,
+        "This refresh token was already used; the session has been closed for safety.",
+        "Mã làm mới đã được dùng; phiên đăng nhập đã bị đóng để đảm bảo an toàn.",
+    ),
+    "forbidden": ErrorSpec(
+        403,
+        "Your role may not use this endpoint.",
+        "Vai trò của bạn không được dùng chức năng này.",
+    ),
+    "not_found": ErrorSpec(404, "Not found.", "Không tìm thấy."),
+    "method_not_allowed": ErrorSpec(
+        405, "This method is not allowed here.", "Phương thức này không được phép ở đây."
+    ),
+    "json_invalid": ErrorSpec(
+        400, "The request body is not valid JSON.", "Nội dung yêu cầu không phải JSON hợp lệ."
+    ),
+    "csrf_invalid": ErrorSpec(
+        400,
+        "The form has expired or its security token is wrong; reload the page.",
+        "Biểu mẫu đã hết hạn hoặc mã bảo mật không đúng; hãy tải lại trang.",
+    ),
+    "bad_request": ErrorSpec(400, "The request is malformed.", "Yêu cầu không hợp lệ."),
+    "unsupported_media_type": ErrorSpec(
+        415,
+        "Send the body as application/json.",
+        "Hãy gửi nội dung dưới dạng application/json.",
+    ),
+    "payload_too_large": ErrorSpec(
+        413,
+        "The request body is larger than {limit} bytes.",
+        "Nội dung yêu cầu lớn hơn {limit} byte.",
+    ),
+    "validation_failed": ErrorSpec(
+        422,
+        "Some fields are missing or invalid.",
+        "Một số trường bị thiếu hoặc không hợp lệ.",
+    ),
+    "batch_too_large": ErrorSpec(
+        422,
+        "A batch may hold at most {limit} mutations.",
+        "Mỗi lô được chứa tối đa {limit} thay đổi.",
+    ),
+    "mutation_gap": ErrorSpec(
+        409,
+        "Expected mutation {expected} next, got {got}.",
+        "Cần thay đổi số {expected} tiếp theo, nhận được {got}.",
+    ),
+    "version_conflict": ErrorSpec(
+        409,
+        "The record changed since version {base_version}; reload it and try again.",
+        "Bản ghi đã thay đổi kể từ phiên bản {base_version}; hãy tải lại và thử lại.",
+    ),
+    "cursor_invalid": ErrorSpec(
+        400,
+        "The cursor is invalid; start again without one.",
+        "Con trỏ không hợp lệ; hãy bắt đầu lại không có con trỏ.",
+    ),
+    "rate_limited": ErrorSpec(
+        429,
+        "Too many attempts; try again in {retry_after} seconds.",
+        "Quá nhiều lần thử; hãy thử lại sau {retry_after} giây.",
+    ),
+    "http_error": ErrorSpec(
+        400,
+        "The request could not be handled (HTTP {status}).",
+        "Không thể xử lý yêu cầu (HTTP {status}).",
+    ),
+    "internal_error": ErrorSpec(
+        500,
+        "Internal error; it has been logged with request id {request_id}.",
+        "Lỗi máy chủ; đã ghi nhật ký với mã yêu cầu {request_id}.",
+    ),
+    "storage_unavailable": ErrorSpec(
+        503,
+        "The database cannot take this request now; try again shortly.",
+        "Cơ sở dữ liệu tạm thời không xử lý được yêu cầu; hãy thử lại sau ít phút.",
+    ),
+}
+
+# Werkzeug's HTTP errors mapped onto our codes.
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "token_invalid",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "storage_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error with a registered code; raised anywhere below a view, answered as §1 says."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        errors: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        if code not in ERRORS:
+            raise ValueError(f"unregistered error code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.errors = errors or {}
+        self.details = details or {}
+        self.headers = headers or {}
+        self.status = status or ERRORS[code].status
+
+
+@dataclass
+class _Rendered:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def message_language() -> str:
+    """'vi' or 'en', from Accept-Language; the configured default when the header is absent."""
+    if not request.headers.get("Accept-Language"):
+        return current_app.config.get("DEFAULT_LANGUAGE", "vi")
+    return "vi" if request.accept_languages.best_match(["vi", "en"]) == "vi" else "en"
+
+
+def render_message(code: str, fields: dict[str, Any], language: str) -> str:
+    template = getattr(ERRORS[code], language)
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError):
+        # A template field the raiser did not supply: drop the sentence's details, not the
+        # answer.
+        return re.sub(r"\s*\{[^}]*\}", "", template)
+
+
+def wants_json() -> bool:
+    path = request.path
+    if path.startswith("/api/") or path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(error: ApiError) -> Response:
+    language = message_language()
+    fields = {"status": error.status, "request_id": g.get("request_id", "-"), **error.details}
+    message = error.message or render_message(error.code, fields, language)
+    body = {
+        "ok": False,
+        "status": error.status,
+        "code": error.code,
+        "message": message,
+        "errors": error.errors,
+        "details": error.details,
+    }
+    if wants_json():
+        response = jsonify(body)
+    else:
+        response = Response(
+            render_template("error.html", error=body, lang=language),
+            mimetype="text/html",
+        )
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def storage_error() -> ApiError:
+    seconds = current_app.config.get("RETRY_AFTER_SECONDS", 5)
+    return ApiError("storage_unavailable", headers={"Retry-After": str(seconds)})
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    code = HTTP_STATUS_CODES.get(status, "http_error")
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if code == "payload_too_large":
+        details["limit"] = current_app.config.get("MAX_CONTENT_LENGTH")
+    if code == "method_not_allowed" and getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    if code == "storage_unavailable":
+        headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
+    if code == "internal_error":
+        details["request_id"] = g.get("request_id", "-")
+    return ApiError(code, details=details, headers=headers, status=status)
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .extensions import db
+    from .store.engine import is_storage_error
+
+    @app.before_request
+    def _assign_request_id() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return error_response(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        try:
+            db.session.rollback()
+        except Exception:  # the session may be as broken as the database
+            log.exception("rollback after an error failed")
+        if is_storage_error(exc):
+            log.warning("storage unavailable (request %s): %s", g.get("request_id"), exc)
+            return error_response(storage_error())
+        log.exception("internal error (request %s)", g.get("request_id"))
+        return error_response(
+            ApiError("internal_error", details={"request_id": g.get("request_id", "-")})
+        )
+
+
+def retry_after_header(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}

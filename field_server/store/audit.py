@@ -1,0 +1,32 @@
+"""The audit trail: one row per review, correction, user change, revoke, export, failed login."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ..extensions import db
+from ..models import AuditEntry
+
+
+def record(
+    *,
+    action: str,
+    actor: str | None,
+    target: str | None,
+    client_address: str | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit row to the current transaction (it commits or rolls back with the change)."""
+    db.session.add(
+        AuditEntry(
+            at=at,
+            actor=actor,
+            action=action,
+            target=target,
+            client_address=client_address,
+            details=json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None,
+        )
+    )

@@ -1,0 +1,90 @@
+"""Engine set-up and transaction control: SQLite pragmas, BEGIN IMMEDIATE for writes.
+
+Python's sqlite3 module opens no transaction before a SELECT and SQLAlchemy never asks for
+the write lock up front, so two writers can both read and then collide on upgrade. We take
+over: the driver runs in autocommit (``isolation_level = None``) and the engine's ``begin``
+event emits ``BEGIN IMMEDIATE`` inside ``write_transaction()`` and a plain ``BEGIN`` (one
+snapshot) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+
+_write_intent: ContextVar[bool] = ContextVar("field_server_write_intent", default=False)
+
+SQLITE_STORAGE_ERRORS = (
+    "database is locked",
+    "database table is locked",
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "disk i/o error",
+    "unable to open database",
+)
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+    """Attach the per-dialect connection set-up to an engine (idempotent per engine)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_field_configured", False):
+        return
+    engine._field_configured = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # busy_timeout first: switching to WAL itself may have to wait for a lock.
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """One write transaction on the request's session: take the write lock at its start,
+    commit at the end (so a 200 is only sent after the commit), roll back on any error."""
+    session = db.session
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("write_transaction() entered with unflushed changes pending")
+        # Finish the read snapshot so the next BEGIN is the one that takes the write lock.
+        session.rollback()
+    token = _write_intent.set(True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_intent.reset(token)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot take this write now" (answer 503)."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        # sqlite3 also reports SQL mistakes ("no such table") as OperationalError: a bug, 500.
+        text = str(exc.orig).lower()
+        return any(marker in text for marker in SQLITE_STORAGE_ERRORS)
+    return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)

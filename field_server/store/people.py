@@ -1,0 +1,193 @@
+"""Users, their assignments and devices: lookups and changes.
+
+Changing a user's role or units bumps ``token_version`` so tokens with the old claims stop
+working; deactivating a user or changing their password revokes their refresh families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+
+from ..extensions import db
+from ..models import Assignment, Device, RefreshFamily, Unit, User
+from .units import Scope
+
+
+def user_and_device(user_id: int, device_id: str | None) -> tuple[User, Device | None] | None:
+    """The user and (when given) the device, in one query; None when the user is unknown."""
+    if device_id is None:
+        user = db.session.get(User, user_id)
+        return (user, None) if user else None
+    row = db.session.execute(
+        select(User, Device)
+        .outerjoin(Device, Device.device_id == device_id)
+        .where(User.id == user_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def get_user(username: str) -> User | None:
+    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def create_user(
+    *,
+    username: str,
+    role: str,
+    password_hash: str,
+    full_name: str | None,
+    units: Sequence[Unit],
+    now: datetime,
+) -> User:
+    user = User(
+        username=username,
+        role=role,
+        password_hash=password_hash,
+        full_name=full_name,
+        active=True,
+        token_version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(user)
+    db.session.flush()
+    for unit in units:
+        db.session.add(Assignment(user_id=user.id, unit_id=unit.id, starts_at=now))
+    db.session.flush()
+    return user
+
+
+def _open_assignment(user_id: int, now: datetime):  # type: ignore[no-untyped-def]
+    return and_(
+        Assignment.user_id == user_id,
+        or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+    )
+
+
+def current_units(user_ids: Iterable[int], now: datetime) -> dict[int, list[Unit]]:
+    """user id -> units of their open assignments, in one query."""
+    ids = list(user_ids)
+    result: dict[int, list[Unit]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = db.session.execute(
+        select(Assignment.user_id, Unit)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(
+            Assignment.user_id.in_(ids),
+            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+        )
+        .order_by(Assignment.user_id, Unit.scheme, Unit.code)
+    )
+    for user_id, unit in rows:
+        if all(u.id != unit.id for u in result[user_id]):
+            result[user_id].append(unit)
+    return result
+
+
+def assign(user: User, unit: Unit, now: datetime) -> bool:
+    """Open an assignment unless one is open; True when something changed."""
+    existing = db.session.execute(
+        select(Assignment.id).where(_open_assignment(user.id, now), Assignment.unit_id == unit.id)
+    ).first()
+    if existing:
+        return False
+    db.session.add(Assignment(user_id=user.id, unit_id=unit.id, starts_at=now))
+    _claims_changed(user, now)
+    return True
+
+
+def unassign(user: User, unit: Unit, now: datetime) -> bool:
+    """End the open assignment to the unit (kept, for the grace period); True if one ended."""
+    result = db.session.execute(
+        update(Assignment)
+        .where(_open_assignment(user.id, now), Assignment.unit_id == unit.id)
+        .values(ends_at=now, version=Assignment.version + 1)
+    )
+    if result.rowcount:
+        _claims_changed(user, now)
+        return True
+    return False
+
+
+def set_units(user: User, units: Sequence[Unit], now: datetime) -> bool:
+    """Make the open assignments exactly ``units``; True when anything changed."""
+    current = {u.id: u for u in current_units([user.id], now)[user.id]}
+    wanted = {u.id: u for u in units}
+    changed = False
+    for unit_id, unit in current.items():
+        if unit_id not in wanted:
+            changed |= unassign(user, unit, now)
+    for unit_id, unit in wanted.items():
+        if unit_id not in current:
+            changed |= assign(user, unit, now)
+    return changed
+
+
+def _claims_changed(user: User, now: datetime) -> None:
+    user.token_version += 1
+    user.updated_at = now
+
+
+def set_active(user: User, active: bool, now: datetime) -> bool:
+    if user.active == active:
+        return False
+    user.active = active
+    user.updated_at = now
+    if not active:
+        revoke_refresh_families(user.id, "user_deactivated", now)
+    return True
+
+
+def set_password_hash(user: User, password_hash: str, now: datetime) -> None:
+    user.password_hash = password_hash
+    user.updated_at = now
+    revoke_refresh_families(user.id, "password_changed", now)
+
+
+def revoke_refresh_families(
+    user_id: int, reason: str, now: datetime, *, device_id: str | None = None
+) -> int:
+    query = update(RefreshFamily).where(
+        RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)
+    )
+    if device_id is not None:
+        query = query.where(RefreshFamily.device_id == device_id)
+    return db.session.execute(query.values(revoked_at=now, revoked_reason=reason)).rowcount
+
+
+def list_users(
+    *,
+    scope: Scope,
+    roles: Sequence[str] | None,
+    unit: Unit | None,
+    after_id: int,
+    limit: int,
+    now: datetime,
+) -> tuple[list[User], bool]:
+    """A page of users ordered by id. Outside admin scope only users with an open assignment
+    inside the scope are listed (a supervisor sees the canvassers of their wards)."""
+    query = select(User).where(User.id > after_id)
+    if roles:
+        query = query.where(User.role.in_(roles))
+    unit_filters = []
+    if unit is not None:
+        unit_filters.append(Unit.path.startswith(unit.path))
+    if not scope.everything:
+        unit_filters.append(or_(*[Unit.path.startswith(p) for _, p in scope.roots] or [False]))
+    if unit_filters:
+        in_units = (
+            select(Assignment.user_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(or_(Assignment.ends_at.is_(None), Assignment.ends_at > now), *unit_filters)
+        )
+        query = query.where(User.id.in_(in_units))
+    rows = list(db.session.execute(query.order_by(User.id).limit(limit + 1)).scalars())
+    return rows[:limit], len(rows) > limit
+
+
+def all_users() -> list[User]:
+    return list(db.session.execute(select(User).order_by(User.username)).scalars())

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import secrets
+import sys
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _log_level(raw: str) -> str:
+    if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw.upper()
+
+
 def _algorithm(raw: str) -> str:
     if raw not in ("HS256", "HS384", "HS512"):
         raise ValueError(f"expected HS256, HS384 or HS512, got {raw!r}")
@@ -109,7 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "Folder for the SQLite database, secrets and demo "
-        "credentials (default: the instance/ folder beside the package).",
+        "credentials (default: instance/ in a source checkout, else "
+        "PREFIX/var/field_server-instance).",
     ),
     Setting(
         "DATABASE_URL",
@@ -213,15 +221,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARGON2_TIME_COST", _int(1, 20), 3, "argon2id passes."),
     Setting("ARGON2_MEMORY_KIB", _int(8, 4 * 1024 * 1024), 65536, "argon2id memory in KiB."),
     Setting("ARGON2_PARALLELISM", _int(1, 16), 2, "argon2id lanes."),
-    Setting("LOG_LEVEL", _text, "INFO", "Python logging level of the server's own logger."),
+    Setting("LOG_LEVEL", _log_level, "INFO", "Python logging level of the server's own logger."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def default_instance_path() -> Path:
-    """The repository's or installation's ``instance/`` folder, as Flask would pick it."""
+    """Where Flask would put the instance folder: ``instance/`` beside the package in a
+    source checkout (an editable install), ``PREFIX/var/field_server-instance`` when the
+    package is installed into site-packages."""
     package_root = Path(__file__).resolve().parent.parent
+    if "site-packages" in package_root.parts:
+        return Path(sys.prefix) / "var" / "field_server-instance"
     return package_root / "instance"
 
 
@@ -270,13 +282,25 @@ def load_settings(
             )
         values["SECRET_KEY"] = values["SECRET_KEY"] or stored["secret_key"]
         values["JWT_KEY"] = values["JWT_KEY"] or stored["jwt_key"]
-    for name in ("SECRET_KEY", "JWT_KEY"):
+    # RFC 7518 §3.2: an HMAC key at least as long as the hash (32, 48, 64 bytes).
+    jwt_minimum = max(MIN_KEY_BYTES, int(values["JWT_ALGORITHM"][2:]) // 8)
+    for name, minimum in (("SECRET_KEY", MIN_KEY_BYTES), ("JWT_KEY", jwt_minimum)):
         length = len(values[name].encode())
-        if length < MIN_KEY_BYTES:
+        if length < minimum:
             raise ConfigError(
-                f"FIELD_{name} is {length} bytes long; it must be at least {MIN_KEY_BYTES} "
+                f"FIELD_{name} is {length} bytes long; it must be at least {minimum} "
                 "bytes of random data"
+                + (f" for {values['JWT_ALGORITHM']}" if name == "JWT_KEY" else "")
             )
+    if values["SQLITE_BUSY_TIMEOUT_MS"] >= values["WORKER_TIMEOUT"] * 1000:
+        raise ConfigError(
+            "FIELD_SQLITE_BUSY_TIMEOUT_MS must be below FIELD_WORKER_TIMEOUT (in ms), or a "
+            "worker waiting for the lock is killed before it can answer 503"
+        )
+    if values["ARGON2_MEMORY_KIB"] < 8 * values["ARGON2_PARALLELISM"]:
+        raise ConfigError(
+            "FIELD_ARGON2_MEMORY_KIB must be at least 8 KiB per lane of FIELD_ARGON2_PARALLELISM"
+        )
     values["TESTING"] = bool(overrides.get("TESTING", False))
     return values
 

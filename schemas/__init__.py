@@ -18,3 +18,12 @@ class ListQuerySchema(StrictSchema):
 
 
 UNIT_REF = validate.Regexp(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$", error="Use scheme:code.")
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only: JSON's 1, "yes" or "true" are not booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

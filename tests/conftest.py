@@ -25,7 +25,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "FIELD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnop"
-TEST_JWT_KEY = "test-jwt-key-0123456789abcdefghijklmnopqrs"
+TEST_JWT_KEY = "test-jwt-key-0123456789abcdefghijklmnopqrs-0123456789abcdefghijklmnop"
 
 settings.register_profile(
     "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -217,7 +217,7 @@ def build_world(app: Any) -> World:
         )
         ward_a = unit(
             scheme="gso-2020",
-            code="12211",
+            code="12019",
             name="Thị trấn Văn Giang",
             level="ward",
             parent=district,
@@ -226,7 +226,7 @@ def build_world(app: Any) -> World:
         )
         ward_b = unit(
             scheme="gso-2020",
-            code="12214",
+            code="12022",
             name="Xã Xuân Quan",
             level="ward",
             parent=district,
@@ -235,7 +235,7 @@ def build_world(app: Any) -> World:
         )
         ward_c = unit(
             scheme="gso-2020",
-            code="12139",
+            code="11953",
             name="Phường Hiến Nam",
             level="ward",
             parent=other_district,
@@ -243,9 +243,9 @@ def build_world(app: Any) -> World:
             target_rate=0.6,
         )
         group_a1 = unit(
-            scheme="gso-2020", code="12211-01", name="Tổ dân phố 1", level="group", parent=ward_a
+            scheme="gso-2020", code="12019-01", name="Tổ dân phố 1", level="group", parent=ward_a
         )
-        unit(scheme="gso-2020", code="12214-01", name="Thôn 1", level="group", parent=ward_b)
+        unit(scheme="gso-2020", code="12022-01", name="Thôn 1", level="group", parent=ward_b)
         people = [
             ("admin", "admin", []),
             ("dt.vangiang", "district", [district]),

@@ -1,8 +1,187 @@
-"""field-server demo commands."""
+"""`field-server demo [--if-empty]`: a real district to try the server with.
+
+Loads Văn Giang district (Hưng Yên province) under scheme ``gso-2020`` from the CSV shipped
+in ``field_server/demo_data/`` through the same importer as `units import`, creates one
+demo user per role, and writes their generated passwords to
+``INSTANCE/demo-credentials.txt`` (mode 0600). Province, district and ward codes and names
+are the real 2020 GSO ones; residential groups (codes ``<ward>-NN``) and every adult
+population are made-up demo values, not census figures.
+
+The run is a list of steps (``STEPS``) sharing a ``DemoContext``; simulated tablets
+syncing through the real API will be one more step appended after the users.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from sync.geography import ImportRejected, decode_csv_bytes, parse_units_csv
+
+from ..auth.passwords import generate_password, hash_password
+from ..extensions import db
+from ..models import User
+from ..store.engine import write_transaction
+from ..store.people import create_user
+from ..store.unit_import import apply_units_import, count_units
+from ..store.units import units_by_refs
+
+DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
+UNITS_FILE = DEMO_DATA / "vangiang-gso-2020.csv"
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    full_name: str
+    units: tuple[str, ...]  # scheme:code
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("admin", "admin", "Quản trị viên (demo)", ()),
+    DemoUser("dt.vangiang", "district", "Cán bộ huyện Văn Giang (demo)", ("gso-2020:326",)),
+    DemoUser("sv.vangiang", "supervisor", "Giám sát TT Văn Giang (demo)", ("gso-2020:12019",)),
+    DemoUser(
+        "sv.xuanquan",
+        "supervisor",
+        "Giám sát Xuân Quan - Cửu Cao (demo)",
+        ("gso-2020:12022", "gso-2020:12025"),
+    ),
+    DemoUser("cv.vg.001", "canvasser", "Người vận động 1 (demo)", ("gso-2020:12019",)),
+    DemoUser("cv.vg.002", "canvasser", "Người vận động 2 (demo)", ("gso-2020:12019-01",)),
+    DemoUser("cv.vg.003", "canvasser", "Người vận động 3 (demo)", ("gso-2020:12019-02",)),
+    DemoUser("cv.xq.001", "canvasser", "Người vận động 4 (demo)", ("gso-2020:12022",)),
+    DemoUser("cv.cc.001", "canvasser", "Người vận động 5 (demo)", ("gso-2020:12025-01",)),
+)
+
+
+@dataclass
+class DemoContext:
+    """What the steps share: the app, the time of the run, and the generated passwords."""
+
+    app: Flask
+    now: datetime
+    echo: Callable[[str], None]
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+class DemoRefused(Exception):
+    """The demo cannot run (the database is not empty); the message says what to do."""
+
+
+def database_contents() -> tuple[int, int]:
+    """(units, users) already stored."""
+    users = db.session.execute(select(func.count()).select_from(User)).scalar_one()
+    return count_units(), users
+
+
+def load_units_and_users(ctx: DemoContext) -> None:
+    """Units and users in one write transaction: a failure leaves the database empty."""
+    parsed = parse_units_csv(decode_csv_bytes(UNITS_FILE.read_bytes()))
+    # Hash before taking the write lock: argon2 is deliberately slow.
+    hashes = {}
+    for user in DEMO_USERS:
+        ctx.passwords[user.username] = generate_password()
+        hashes[user.username] = hash_password(ctx.passwords[user.username])
+    with write_transaction():
+        units, users = database_contents()
+        if units or users:
+            raise DemoRefused(f"the database already holds {units} unit(s) and {users} user(s)")
+        counts = apply_units_import(
+            parsed,
+            ward_target_rate=ctx.app.config["TARGET_RATE"],
+            now=ctx.now,
+            actor="demo",
+        )
+        ctx.echo(f"Units: {counts.created} loaded from {UNITS_FILE.name} (scheme gso-2020)")
+        refs = units_by_refs([ref for user in DEMO_USERS for ref in user.units])
+        for user in DEMO_USERS:
+            create_user(
+                username=user.username,
+                role=user.role,
+                password_hash=hashes[user.username],
+                full_name=user.full_name,
+                units=[refs[ref] for ref in user.units],
+                now=ctx.now,
+            )
+            where = ", ".join(user.units) or "everything"
+            ctx.echo(f"User: {user.username} ({user.role}; {where})")
+
+
+def write_credentials(ctx: DemoContext) -> None:
+    """INSTANCE/demo-credentials.txt, mode 0600 from creation (never world-readable)."""
+    path = Path(ctx.app.instance_path) / CREDENTIALS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# field-server demo users (demo data only). "
+        "Columns: username<TAB>role<TAB>password<TAB>units",
+    ]
+    for user in DEMO_USERS:
+        units = ",".join(user.units) or "-"
+        lines.append(f"{user.username}\t{user.role}\t{ctx.passwords[user.username]}\t{units}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT: force it
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    ctx.echo(f"Passwords: {path} (mode 0600)")
+
+
+# Run in order. The tablet simulation (visits pushed through /api/v1/sync) goes last.
+STEPS: tuple[Callable[[DemoContext], None], ...] = (load_units_and_users, write_credentials)
+
+
+def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:
+    ctx = DemoContext(app=app, now=datetime.now(UTC), echo=echo)
+    for step in STEPS:
+        step(ctx)
+    return ctx
 
 
 @click.command("demo")
-def demo() -> None:
-    """(to be written)"""
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing (exit 0) when the database already holds units or users.",
+)
+@with_appcontext
+def demo(if_empty: bool) -> None:
+    """Load a demo district (Văn Giang, Hưng Yên: real GSO 2020 codes, demo populations),
+    one user per role, and write their passwords to INSTANCE/demo-credentials.txt."""
+    units, users = database_contents()
+    db.session.rollback()  # end the read snapshot before the write transaction
+    if units or users:
+        held = f"the database already holds {units} unit(s) and {users} user(s)"
+        if if_empty:
+            click.echo(f"Demo not loaded: {held}.")
+            return
+        click.echo(
+            f"Error: {held}; the demo needs a fresh database (point FIELD_DATABASE_URL at an "
+            "empty one, or use --if-empty to skip).",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo("Loading the demo district Văn Giang (Hưng Yên)...")
+    try:
+        run_demo(current_app._get_current_object(), click.echo)  # type: ignore[attr-defined]
+    except DemoRefused as exc:  # another process filled the database meanwhile
+        if if_empty:
+            click.echo(f"Demo not loaded: {exc}.")
+            return
+        click.echo(f"Error: {exc}; the demo needs a fresh database.", err=True)
+        sys.exit(1)
+    except ImportRejected as exc:  # a broken installation: the shipped CSV is bad
+        for error in exc.errors:
+            click.echo(error.format(str(UNITS_FILE)), err=True)
+        sys.exit(1)
+    click.echo("Demo loaded. Start the server with: field-server serve")

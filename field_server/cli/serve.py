@@ -1,8 +1,86 @@
-"""field-server serve commands."""
+"""`field-server serve`: the server under gunicorn, the production WSGI server.
+
+The configuration is validated once before gunicorn starts (a bad setting stops the command
+with one clear line and exit 2, instead of every worker crashing in turn). Each worker then
+builds its own app after the fork: nothing is preloaded, so no database connection or pool
+is ever shared between processes. Access log lines go to stdout, gunicorn's own log to
+stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+from gunicorn.app.base import BaseApplication
+
+
+def default_workers() -> int:
+    """2 x CPUs + 1 (gunicorn's advice), between 2 and 8: sync workers wait on the
+    database, and more processes than that only queue on SQLite's single writer."""
+    return max(2, min(8, 2 * (os.cpu_count() or 1) + 1))
+
+
+class FieldServerApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn driven from Python: options set here, the app built in each worker."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        # gunicorn >= 24 opens a control socket at one fixed path per user: two servers on
+        # one machine would fight over it, and nothing here uses it.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> Any:
+        from .. import create_app
+
+        # Called in the worker after the fork (preload_app is off).
+        return create_app()
 
 
 @click.command("serve")
-def serve() -> None:
-    """(to be written)"""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="TCP port."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: 2 x CPUs + 1, between 2 and 8).",
+)
+@with_appcontext
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the server with gunicorn (FIELD_WORKER_TIMEOUT sets the worker timeout)."""
+    # with_appcontext has already built the app once: the configuration is valid here.
+    timeout = current_app.config["WORKER_TIMEOUT"]
+    from ..extensions import db
+
+    # The check opened no connection, but make sure no pooled one survives into the fork.
+    db.engine.dispose()
+    options = {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": workers or default_workers(),
+        "worker_class": "sync",
+        "timeout": timeout,
+        "graceful_timeout": min(timeout, 30),
+        "preload_app": False,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "field-server",
+        # Behind a proxy, FIELD_TRUSTED_PROXIES decides whom to believe; gunicorn must not.
+        "forwarded_allow_ips": "",
+    }
+    click.echo(
+        f"Serving on http://{host}:{port} with {options['workers']} worker(s), "
+        f"worker timeout {timeout}s"
+    )
+    FieldServerApplication(options).run()

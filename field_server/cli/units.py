@@ -1,8 +1,134 @@
-"""field-server units commands."""
+"""`field-server units import FILE.csv` and `units list`: load and show the geography.
+
+A thin shell: the file is read and validated by ``sync.geography`` and written by
+``store.unit_import`` in one transaction. On a bad file every error is printed as
+``FILE:LINE: column COLUMN: message`` on stderr, the exit code is 1 and nothing is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from sync.geography import (
+    LEVELS,
+    MAX_ERRORS,
+    ImportRejected,
+    ParsedFile,
+    decode_csv_bytes,
+    parse_units_csv,
+)
+
+from ..models import Unit
+from ..store.engine import is_storage_error
+from ..store.unit_import import ImportCounts, dump_units, import_units
 
 
 @click.group("units")
 def units() -> None:
-    """(to be written)"""
+    """Load and list the units (provinces, districts, wards, residential groups)."""
+
+
+def read_units_file(path: Path) -> ParsedFile:
+    """Read and parse a units CSV file; raises ImportRejected (pure checks) or OSError."""
+    return parse_units_csv(decode_csv_bytes(path.read_bytes()))
+
+
+def report_rejection(filename: str, exc: ImportRejected) -> None:
+    """Print each error as FILE:LINE: column COLUMN: message (stderr)."""
+    for error in exc.errors:
+        click.echo(error.format(filename), err=True)
+    more = f" (only the first {MAX_ERRORS} are shown)" if exc.truncated else ""
+    click.echo(
+        f"Error: {filename}: {len(exc.errors)} problem(s){more}; nothing was imported.",
+        err=True,
+    )
+
+
+def format_counts(counts: ImportCounts) -> str:
+    return f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged"
+
+
+@units.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the file and print what would change, without writing anything.",
+)
+@with_appcontext
+def import_command(file: Path, dry_run: bool) -> None:
+    """Load or update units from FILE (CSV, UTF-8, header
+    scheme,code,name,level,parent_code,adult_population,target_rate).
+
+    Idempotent: importing the same file again changes nothing. Exit 1 on a bad file, with
+    one line per problem naming the line and column; the database is then left as it was.
+    """
+    filename = str(file)
+    try:
+        parsed = read_units_file(file)
+        counts = import_units(
+            parsed,
+            ward_target_rate=current_app.config["TARGET_RATE"],
+            now=datetime.now(UTC),
+            actor="cli",
+            dry_run=dry_run,
+        )
+    except OSError as exc:
+        click.echo(f"Error: cannot read {filename}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except ImportRejected as exc:
+        report_rejection(filename, exc)
+        sys.exit(1)
+    except IntegrityError:
+        # Only a concurrent import of the same new units gets here (the plan was valid).
+        click.echo(
+            f"Error: {filename}: another import changed the same units at the same time; "
+            "nothing was imported, run it again.",
+            err=True,
+        )
+        sys.exit(1)
+    except DBAPIError as exc:
+        if not is_storage_error(exc):
+            raise
+        click.echo(
+            f"Error: the database is unavailable ({exc.orig}); nothing was imported.", err=True
+        )
+        sys.exit(1)
+    prefix = "Dry run, nothing written: would be " if dry_run else ""
+    click.echo(f"{filename}: {prefix}{format_counts(counts)}")
+
+
+@units.command("list")
+@click.option("--scheme", default=None, help="Only units of this scheme (e.g. gso-2020).")
+@click.option("--level", type=click.Choice(LEVELS), default=None, help="Only units of a level.")
+@with_appcontext
+def list_command(scheme: str | None, level: str | None) -> None:
+    """Print the units as a tree: scheme:code, level, name, adult population, target rate
+    (tab-separated; '-' for an unknown figure)."""
+    rows = dump_units(scheme)
+    by_id = {unit.id: unit for unit in rows}
+
+    def tree_key(unit: Unit) -> tuple[str, ...]:
+        # Siblings by code, each followed by its subtree.
+        ids = [int(part) for part in unit.path.strip("/").split("/")]
+        return (unit.scheme, *(by_id[i].code if i in by_id else "" for i in ids))
+
+    rows.sort(key=tree_key)
+    for unit in rows:
+        if level and unit.level != level:
+            continue
+        depth = unit.path.strip("/").count("/")
+        figures = [
+            "-" if unit.adult_population is None else str(unit.adult_population),
+            "-" if unit.target_rate is None else f"{unit.target_rate:g}",
+        ]
+        click.echo("\t".join(["  " * depth + unit.ref, unit.level, unit.name, *figures]))
+    if not rows:
+        click.echo("No units." if not scheme else f"No units in scheme {scheme}.", err=True)

@@ -1,14 +1,12 @@
-"""Alembic environment, run through Flask-Migrate with the app's engine and metadata.
-
-Our UTCDateTime type is rendered as a plain timezone-aware DateTime so that migration files
-never import the application's models (a migration must not change when models do).
-"""
+"""Alembic environment, run through Flask-Migrate with the app's engine and metadata."""
 
 import logging
 from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+
+from field_server.migrations_support import compare_type, render_item
 
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
@@ -29,22 +27,6 @@ target_db = current_app.extensions["migrate"].db
 
 def get_metadata():
     return target_db.metadata
-
-
-def render_item(type_, obj, autogen_context):
-    from field_server.models import UTCDateTime
-
-    if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
-    return False
-
-
-def compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
-    from field_server.models import UTCDateTime
-
-    if isinstance(metadata_type, UTCDateTime):
-        metadata_type = metadata_type.impl
-    return context.impl.compare_type(inspected_column, metadata_column.copy(type_=metadata_type))
 
 
 def run_migrations_offline():

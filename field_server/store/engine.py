@@ -58,7 +58,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 def write_transaction() -> Iterator[Session]:
     """One write transaction on the request's session: take the write lock at its start,
     commit at the end (so a 200 is only sent after the commit), roll back on any error."""
-    session = db.session
+    session = db.session()  # the request's Session behind the scoped proxy
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("write_transaction() entered with unflushed changes pending")

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select, update
 
 from ..extensions import db
-from ..models import Assignment, Device, RefreshFamily, Unit, User
+from ..models import Assignment, Device, Unit, User
+from .sessions import revoke_families
 from .units import Scope
 
 
@@ -138,25 +139,14 @@ def set_active(user: User, active: bool, now: datetime) -> bool:
     user.active = active
     user.updated_at = now
     if not active:
-        revoke_refresh_families(user.id, "user_deactivated", now)
+        revoke_families("user_deactivated", now, user_id=user.id)
     return True
 
 
 def set_password_hash(user: User, password_hash: str, now: datetime) -> None:
     user.password_hash = password_hash
     user.updated_at = now
-    revoke_refresh_families(user.id, "password_changed", now)
-
-
-def revoke_refresh_families(
-    user_id: int, reason: str, now: datetime, *, device_id: str | None = None
-) -> int:
-    query = update(RefreshFamily).where(
-        RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)
-    )
-    if device_id is not None:
-        query = query.where(RefreshFamily.device_id == device_id)
-    return db.session.execute(query.values(revoked_at=now, revoked_reason=reason)).rowcount
+    revoke_families("password_changed", now, user_id=user.id)
 
 
 def list_users(

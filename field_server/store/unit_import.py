@@ -1,0 +1,251 @@
+"""Loading a units CSV into the unit tree (API §8 `units import`), set-based, in one go.
+
+``import_units`` runs the whole import in one write transaction: it fetches the stored
+units the file names, lets ``sync.geography`` validate and plan, then writes the plan with a
+handful of statements per tree level (bulk INSERT ... RETURNING for new units, one UPDATE
+setting the path of every new unit of a level, one executemany UPDATE for changed units).
+A rejected file raises ``ImportRejected`` before anything is written, and the transaction
+rolls back on any other error, so the table is either fully updated or untouched.
+
+Paths (``/<root id>/.../<own id>/``) of new units are computed in SQL from the parent's
+path; a unit whose parent changes has its own path and its whole subtree's rewritten by one
+prefix UPDATE. ``version`` and ``updated_at`` move only for units whose stored values
+change, so importing the same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.orm import aliased
+
+from sync.geography import (
+    LEVELS,
+    ImportPlan,
+    ParsedFile,
+    PlannedUnit,
+    StoredUnit,
+    UnitKey,
+    plan_units_import,
+)
+
+from ..extensions import db
+from ..models import Unit
+from . import audit
+from .engine import write_transaction
+
+# Rows per statement when binding many values: far below SQLite's variable limit.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    created: int
+    updated: int
+    unchanged: int
+
+    @classmethod
+    def of(cls, plan: ImportPlan) -> ImportCounts:
+        return cls(plan.count("create"), plan.count("update"), plan.count("unchanged"))
+
+
+def import_units(
+    parsed: ParsedFile,
+    *,
+    ward_target_rate: float,
+    now: datetime,
+    actor: str | None = None,
+    dry_run: bool = False,
+) -> ImportCounts:
+    """Validate and apply a parsed file in its own write transaction (see module doc)."""
+    with write_transaction():
+        return apply_units_import(
+            parsed, ward_target_rate=ward_target_rate, now=now, actor=actor, dry_run=dry_run
+        )
+
+
+def apply_units_import(
+    parsed: ParsedFile,
+    *,
+    ward_target_rate: float,
+    now: datetime,
+    actor: str | None = None,
+    dry_run: bool = False,
+) -> ImportCounts:
+    """The import inside the caller's write transaction (the demo loader adds its users to
+    the same transaction). Raises ``ImportRejected`` before writing when the file is bad."""
+    stored = stored_units(parsed.keys())
+    plan = plan_units_import(parsed, stored, ward_target_rate=ward_target_rate)
+    counts = ImportCounts.of(plan)
+    if dry_run or counts.created + counts.updated == 0:
+        return counts
+    _apply(plan, stored, now)
+    audit.record(
+        action="units.import",
+        actor=actor,
+        target=None,
+        client_address=None,
+        at=now,
+        details={"created": counts.created, "updated": counts.updated},
+    )
+    return counts
+
+
+def stored_units(keys: Iterable[UnitKey]) -> dict[UnitKey, StoredUnit]:
+    """The stored units among ``keys``, with their parent's code, a chunk per query."""
+    parent = aliased(Unit)
+    by_scheme: dict[str, list[str]] = {}
+    for scheme, code in keys:
+        by_scheme.setdefault(scheme, []).append(code)
+    found: dict[UnitKey, StoredUnit] = {}
+    for scheme, codes in by_scheme.items():
+        for chunk in _chunks(sorted(codes)):
+            rows = db.session.execute(
+                select(
+                    Unit.id,
+                    Unit.scheme,
+                    Unit.code,
+                    Unit.name,
+                    Unit.level,
+                    parent.code.label("parent_code"),
+                    Unit.adult_population,
+                    Unit.target_rate,
+                )
+                .outerjoin(parent, parent.id == Unit.parent_id)
+                .where(Unit.scheme == scheme, Unit.code.in_(chunk))
+            )
+            for row in rows:
+                found[(row.scheme, row.code)] = StoredUnit(
+                    scheme=row.scheme,
+                    code=row.code,
+                    name=row.name,
+                    level=row.level,
+                    parent_code=row.parent_code,
+                    adult_population=row.adult_population,
+                    target_rate=row.target_rate,
+                    id=row.id,
+                )
+    return found
+
+
+def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -> None:
+    ids: dict[UnitKey, int] = {key: unit.id for key, unit in stored.items() if unit.id}
+    table = Unit.__table__
+    # Level by level, top down: a level's parents (new, moved or untouched) are final by the
+    # time its own units are inserted or moved, whatever order the file had.
+    for level in LEVELS:
+        units = [u for u in plan.units if u.level == level]
+        new = [u for u in units if u.action == "create"]
+        for chunk in _chunks(new):
+            rows = db.session.execute(
+                insert(table).returning(table.c.id, table.c.scheme, table.c.code),
+                [
+                    {
+                        "scheme": u.scheme,
+                        "code": u.code,
+                        "name": u.name,
+                        "level": u.level,
+                        "parent_id": ids[(u.scheme, u.parent_code)] if u.parent_code else None,
+                        # Filled in below from the parent's path; '' marks "not yet set".
+                        "path": "",
+                        "adult_population": u.adult_population,
+                        "target_rate": u.target_rate,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for u in chunk
+                ],
+            )
+            for row in rows:
+                ids[(row.scheme, row.code)] = row.id
+        if new:
+            _set_new_paths(level)
+        changed = [u for u in units if u.action == "update"]
+        for chunk in _chunks(changed):
+            _update_changed(chunk, ids, now)
+        for unit in changed:
+            if unit.moved:
+                _move_subtree(
+                    ids[unit.key],
+                    ids[(unit.scheme, unit.parent_code)] if unit.parent_code else None,
+                )
+
+
+def _set_new_paths(level: str) -> None:
+    """One UPDATE for every new unit of the level: parent's path + own id + '/'."""
+    parent = aliased(Unit)
+    parent_path = select(parent.path).where(parent.id == Unit.parent_id).scalar_subquery()
+    db.session.execute(
+        update(Unit)
+        .where(Unit.path == "", Unit.level == level)
+        .values(path=func.coalesce(parent_path, "/") + cast(Unit.id, String) + "/")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _update_changed(units: list[PlannedUnit], ids: dict[UnitKey, int], now: datetime) -> None:
+    """One executemany UPDATE for a chunk of changed units; version moves by one."""
+    table = Unit.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            name=bindparam("b_name"),
+            parent_id=bindparam("b_parent_id"),
+            adult_population=bindparam("b_population"),
+            target_rate=bindparam("b_rate"),
+            version=table.c.version + 1,
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": ids[u.key],
+                "b_name": u.name,
+                "b_parent_id": ids[(u.scheme, u.parent_code)] if u.parent_code else None,
+                "b_population": u.adult_population,
+                "b_rate": u.target_rate,
+            }
+            for u in units
+        ],
+    )
+
+
+def _move_subtree(unit_id: int, parent_id: int | None) -> None:
+    """Rewrite the path prefix of a moved unit and of everything below it. Moves are rare
+    (a re-drawn boundary), so reading the two current paths first costs nothing."""
+    old_path = db.session.execute(select(Unit.path).where(Unit.id == unit_id)).scalar_one()
+    parent_path = "/"
+    if parent_id is not None:
+        parent_path = db.session.execute(select(Unit.path).where(Unit.id == parent_id)).scalar_one()
+    new_path = f"{parent_path}{unit_id}/"
+    if new_path == old_path:
+        return
+    db.session.execute(
+        update(Unit)
+        .where(Unit.path.startswith(old_path))
+        .values(
+            path=literal(new_path, String) + func.substr(Unit.path, len(old_path) + 1, type_=String)
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def dump_units(scheme: str | None = None) -> list[Unit]:
+    """Every unit (of a scheme), parents before children, for `units list`."""
+    query = select(Unit).order_by(Unit.scheme, Unit.path)
+    if scheme:
+        query = query.where(Unit.scheme == scheme)
+    return list(db.session.execute(query).scalars())
+
+
+def count_units() -> int:
+    return db.session.execute(select(func.count()).select_from(Unit)).scalar_one()
+
+
+def _chunks(items: list) -> Iterator[list]:  # type: ignore[type-arg]
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]

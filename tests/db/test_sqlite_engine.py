@@ -1,0 +1,137 @@
+"""SQLite as DESIGN.md asks: WAL, synchronous=FULL, foreign keys, a busy timeout, and write
+transactions that hold the write lock from their first statement (BEGIN IMMEDIATE)."""
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from tests.conftest import base_config
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    from field_server import create_app
+    from field_server.extensions import db
+
+    app = create_app(
+        base_config(tmp_path, f"sqlite:///{tmp_path}/field.db", SQLITE_BUSY_TIMEOUT_MS=200)
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_pragmas(sqlite_app):
+    from field_server.extensions import db
+
+    with sqlite_app.app_context():
+        values = {
+            name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    assert values == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "foreign_keys": 1,
+        "busy_timeout": 200,
+    }
+
+
+def test_foreign_keys_are_enforced(sqlite_app):
+    from sqlalchemy.exc import IntegrityError
+
+    from field_server.extensions import db
+    from field_server.store.engine import write_transaction
+
+    with sqlite_app.app_context(), pytest.raises(IntegrityError):  # noqa: SIM117
+        with write_transaction() as session:
+            session.execute(
+                text(
+                    "INSERT INTO assignments (user_id, unit_id, starts_at, version) "
+                    "VALUES (999, 999, '2020-08-15 00:00:00', 1)"
+                )
+            )
+    with sqlite_app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM assignments")).scalar() == 0
+
+
+def test_write_transaction_takes_the_write_lock_at_its_start(sqlite_app, tmp_path):
+    """While a write transaction is open, even before it wrote anything, another writer
+    waits for the lock (and gets 'database is locked' after the busy timeout)."""
+    from field_server.store.engine import write_transaction
+
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with sqlite_app.app_context(), write_transaction() as session:
+            session.execute(text("SELECT 1"))  # a read only: BEGIN IMMEDIATE already locked
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        other = sqlite3.connect(tmp_path / "field.db", timeout=0.1, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_reads_do_not_take_the_write_lock(sqlite_app, tmp_path):
+    from field_server.extensions import db
+
+    with sqlite_app.app_context():
+        db.session.execute(text("SELECT count(*) FROM units")).scalar()
+        assert db.session().in_transaction()
+        other = sqlite3.connect(tmp_path / "field.db", timeout=0.1, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):
+    from field_server.auth.passwords import hash_password
+    from field_server.extensions import db
+    from field_server.store.people import create_user
+
+    with sqlite_app.app_context():
+        create_user(
+            username="admin",
+            role="admin",
+            password_hash=hash_password("pw-admin-12"),
+            full_name=None,
+            units=[],
+            now=datetime.now(UTC),
+        )
+        db.session.commit()
+    client = sqlite_app.test_client()
+    login = client.post("/api/v1/auth/login", json={"username": "admin", "password": "pw-admin-12"})
+    headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    other = sqlite3.connect(tmp_path / "field.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        response = client.post(
+            "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "storage_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+    # Nothing was half-written: once the lock is free the same request succeeds.
+    retry = client.post(
+        "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
+    )
+    assert retry.status_code == 201

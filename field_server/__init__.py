@@ -26,10 +26,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
-        JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    # Vietnamese names stay readable in JSON, and envelopes keep their documented order.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.getLogger("field_server").setLevel(settings["LOG_LEVEL"].upper())
     if settings["DATABASE_URL"].startswith("sqlite:///"):
         Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)

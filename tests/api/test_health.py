@@ -15,3 +15,11 @@ def test_healthz_503_when_database_is_gone(make_app, tmp_path):
     assert body["code"] == "storage_unavailable"
     assert body["details"]["database"] == "unavailable"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_json_is_utf8_and_keeps_the_envelope_order(client):
+    response = client.get("/api/v1/units", headers={"Accept-Language": "vi"})
+    text = response.get_data(as_text=True)
+    assert "Mã truy cập" in text  # not \u-escaped
+    assert list(response.get_json()) == ["ok", "status", "code", "message", "errors", "details"]
+    assert response.mimetype == "application/json"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -80,6 +81,8 @@ class Unit(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Position in the change sequence tablets pull by (see store/changes.py).
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
@@ -122,6 +125,7 @@ class Assignment(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
 
     unit: Mapped[Unit] = relationship()
 
@@ -207,3 +211,158 @@ class AuditEntry(db.Model):
     target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+
+
+class ChangeCounter(db.Model):
+    """One row: the last position handed out in the change sequence. Taking the next value
+    locks the row until commit, so positions are handed out in commit order."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Household(db.Model):
+    __tablename__ = "households"
+    __table_args__ = (
+        Index("ix_households_ward_address", "ward_id", "address_norm"),
+        Index("ix_households_group_id", "group_id"),
+        Index("ix_households_change_seq", "change_seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    address: Mapped[str] = mapped_column(String(500))
+    address_norm: Mapped[str] = mapped_column(String(500))
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The first position recorded: the reference for `gps_far_from_household`.
+    first_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    head_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Derived from the counting visits (sync/rules.derive_counters); never sent by tablets.
+    adults: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    smartphones: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    installed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    priority_subjects: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    priority_installed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("households.id"), nullable=True)
+    created_by_device: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Visit(db.Model):
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_household_id", "household_id"),
+        Index("ix_visits_ward_id", "ward_id"),
+        Index("ix_visits_canvasser_visited_at", "canvasser_id", "visited_at"),
+        Index("ix_visits_change_seq", "change_seq"),
+        CheckConstraint(
+            "review_status IN ('pending', 'approved', 'rejected', 'flagged')", name="review"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
+    ward_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    canvasser_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str] = mapped_column(String(36))
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(20))
+    adults: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    smartphones: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    installed_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    installed_during: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    priority_subjects: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    priority_installed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    come_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Ordering key of the visit's HLC (or the server's receipt HLC when clock_suspect).
+    hlc: Mapped[str] = mapped_column(String(120))
+    order_ms: Mapped[int] = mapped_column(BigInteger)
+    order_counter: Mapped[int] = mapped_column(Integer)
+    order_node: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    flags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Revision(db.Model):
+    """A record's data after each version, with who changed which fields: what the 3-way
+    merge compares a tablet's base_version against, and a visit's history."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (
+        UniqueConstraint("entity", "entity_id", "version", name="uq_revisions_entity_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)  # JSON: every data field after this version
+    changed: Mapped[str] = mapped_column(Text)  # JSON list of the fields this version changed
+    author_role: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    hlc: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeviceMutation(db.Model):
+    """The per-device ledger: one row per consumed mutation id, with the answer given, so a
+    replay is answered from here and never applied twice. Rejected payloads are kept."""
+
+    __tablename__ = "device_mutations"
+    __table_args__ = (Index("ix_device_mutations_status_ward", "status", "ward_id"),)
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
+    mutation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result: Mapped[str] = mapped_column(Text)  # JSON, as answered
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, when rejected
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Conflict(db.Model):
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        Index("ix_conflicts_ward_status", "ward_id", "status"),
+        Index("ix_conflicts_entity", "entity", "entity_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    ward_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: field -> base/server/client
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    mutation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -100,6 +100,19 @@ def empty_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
         drop_postgres_database(name)
 
 
+@pytest.fixture
+def fresh_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the backend for one test (migration tests), dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name, url = create_postgres_database("field_fresh")
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
 @pytest.fixture(scope="session")
 def database_url(empty_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The session's database, migrated to the newest revision once."""

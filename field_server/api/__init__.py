@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from ..auth import views as _auth_views  # noqa: E402,F401
-from . import devices, units, users  # noqa: E402,F401  (modules attach their routes)
+from . import devices, sync, units, users, visits  # noqa: E402,F401  (modules attach their routes)

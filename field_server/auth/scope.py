@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "devices.read": frozenset({"admin", "district", "supervisor"}),
     "devices.revoke": frozenset({"admin", "supervisor"}),
     "session": ALL_ROLES,
+    "sync": frozenset({"canvasser"}),
+    "visits.write": frozenset({"admin", "supervisor"}),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -88,3 +88,16 @@ def is_storage_error(exc: BaseException) -> bool:
         text = str(exc.orig).lower()
         return any(marker in text for marker in SQLITE_STORAGE_ERRORS)
     return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
+
+
+def begin_read_snapshot() -> None:
+    """Start a fresh read transaction in which every statement sees one snapshot.
+
+    SQLite's deferred BEGIN (see configure_engine) already does; PostgreSQL's default READ
+    COMMITTED takes a snapshot per statement, so ask for REPEATABLE READ.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})

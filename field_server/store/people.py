@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select, update
 
 from ..extensions import db
 from ..models import Assignment, Device, Unit, User
+from . import changes
 from .sessions import revoke_families
 from .units import Scope
 
@@ -55,9 +56,10 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    for unit in units:
-        db.session.add(Assignment(user_id=user.id, unit_id=unit.id, starts_at=now))
+    assignments = [Assignment(user_id=user.id, unit_id=unit.id, starts_at=now) for unit in units]
+    db.session.add_all(assignments)
     db.session.flush()
+    changes.stamp({"assignment": [a.id for a in assignments]})
     return user
 
 
@@ -96,19 +98,26 @@ def assign(user: User, unit: Unit, now: datetime) -> bool:
     ).first()
     if existing:
         return False
-    db.session.add(Assignment(user_id=user.id, unit_id=unit.id, starts_at=now))
+    assignment = Assignment(user_id=user.id, unit_id=unit.id, starts_at=now)
+    db.session.add(assignment)
+    db.session.flush()
+    changes.stamp({"assignment": [assignment.id]})
     _claims_changed(user, now)
     return True
 
 
 def unassign(user: User, unit: Unit, now: datetime) -> bool:
     """End the open assignment to the unit (kept, for the grace period); True if one ended."""
-    result = db.session.execute(
-        update(Assignment)
-        .where(_open_assignment(user.id, now), Assignment.unit_id == unit.id)
-        .values(ends_at=now, version=Assignment.version + 1)
+    ended = list(
+        db.session.execute(
+            update(Assignment)
+            .where(_open_assignment(user.id, now), Assignment.unit_id == unit.id)
+            .values(ends_at=now, version=Assignment.version + 1)
+            .returning(Assignment.id)
+        ).scalars()
     )
-    if result.rowcount:
+    if ended:
+        changes.stamp({"assignment": ended})
         _claims_changed(user, now)
         return True
     return False

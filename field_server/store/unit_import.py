@@ -34,7 +34,7 @@ from sync.geography import (
 
 from ..extensions import db
 from ..models import Unit
-from . import audit
+from . import audit, changes
 from .engine import write_transaction
 
 # Rows per statement when binding many values: far below SQLite's variable limit.
@@ -134,6 +134,7 @@ def stored_units(keys: Iterable[UnitKey]) -> dict[UnitKey, StoredUnit]:
 def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -> None:
     ids: dict[UnitKey, int] = {key: unit.id for key, unit in stored.items() if unit.id}
     table = Unit.__table__
+    touched: list[UnitKey] = []
     # Level by level, top down: a level's parents (new, moved or untouched) are final by the
     # time its own units are inserted or moved, whatever order the file had.
     for level in LEVELS:
@@ -165,6 +166,7 @@ def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -
         if new:
             _set_new_paths(level)
         changed = [u for u in units if u.action == "update"]
+        touched += [u.key for u in new + changed]
         for chunk in _chunks(changed):
             _update_changed(chunk, ids, now)
         for unit in changed:
@@ -173,6 +175,8 @@ def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -
                     ids[unit.key],
                     ids[(unit.scheme, unit.parent_code)] if unit.parent_code else None,
                 )
+    # Tablets pull units by the change sequence: new and changed units get a new position.
+    changes.stamp({"unit": [ids[key] for key in touched]})
 
 
 def _set_new_paths(level: str) -> None:

@@ -16,11 +16,11 @@ def diff_against_models(app):
         return compare_metadata(context, db.metadata)
 
 
-def test_upgrade_from_empty_matches_models_and_downgrade_round_trips(empty_database_url, tmp_path):
+def test_upgrade_from_empty_matches_models_and_downgrade_round_trips(fresh_database_url, tmp_path):
     from field_server import create_app
     from field_server.extensions import db
 
-    app = create_app(base_config(tmp_path, empty_database_url))
+    app = create_app(base_config(tmp_path, fresh_database_url))
     with app.app_context():
         try:
             upgrade()
@@ -31,6 +31,52 @@ def test_upgrade_from_empty_matches_models_and_downgrade_round_trips(empty_datab
             assert names == set()
             upgrade()
             assert diff_against_models(app) == []
+        finally:
+            downgrade(revision="base")
+            db.engine.dispose()
+
+
+def test_upgrades_and_downgrades_keep_the_data(fresh_database_url, tmp_path):
+    """A real database has rows pointing at each other: SQLite's table rebuilds in batch mode
+    must neither trip over foreign keys nor lose anything."""
+    from sqlalchemy import text
+
+    from field_server import create_app
+    from field_server.extensions import db
+
+    app = create_app(base_config(tmp_path, fresh_database_url))
+    with app.app_context():
+        try:
+            upgrade(revision="dff402d7ef2f")
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO units (id, scheme, code, name, level, path, version, "
+                        "created_at, updated_at) VALUES (1, 'gso-2020', '12019', 'TT Văn Giang', "
+                        "'ward', '/1/', 1, '2020-08-15 00:00:00', '2020-08-15 00:00:00')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, role, password_hash, active, "
+                        "token_version, created_at, updated_at) VALUES (1, 'cv', 'canvasser', 'x', "
+                        "true, 1, '2020-08-15 00:00:00', '2020-08-15 00:00:00')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO assignments (id, user_id, unit_id, starts_at, version) "
+                        "VALUES (1, 1, 1, '2020-08-15 00:00:00', 1)"
+                    )
+                )
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT change_seq FROM units")).scalar() == 0
+                assert conn.execute(text("SELECT count(*) FROM assignments")).scalar() == 1
+            downgrade(revision="dff402d7ef2f")
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT name FROM units")).scalar() == "TT Văn Giang"
+                assert conn.execute(text("SELECT unit_id FROM assignments")).scalar() == 1
         finally:
             downgrade(revision="base")
             db.engine.dispose()

@@ -1,0 +1,223 @@
+"""Pull: the changes in a device's scope after a position of the change sequence.
+
+A position is (change_seq, entity rank, key): rows are served in that order, so a page may
+end in the middle of one transaction's changes and the next page goes on from the exact row.
+Each row carries only its latest position, so a record appears once per advance with its
+latest state. Scope: the caller's units (groups only, for a group assignment), those still in
+their grace period, the households there, all their visits, and the caller's assignments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from schemas.records import dump_household, dump_visit, rfc3339
+
+from ..extensions import db
+from ..models import Assignment, Household, Unit, User, Visit
+from .units import Scope, parent_refs, scope_condition
+
+RANKS = {"unit": 0, "assignment": 1, "household": 2, "visit": 3}
+START: tuple[int, int, Any] = (-1, -1, "")
+
+
+@dataclass(frozen=True)
+class PullScope:
+    user_id: int
+    units: Scope  # the unit subtrees (and their ancestors, for units)
+    ward_ids: frozenset[int]  # wards wholly in scope
+    group_ids: frozenset[int]  # groups in scope (households of those groups only)
+
+    def fingerprint(self) -> str:
+        text = ",".join(f"{i}:{p}" for i, p in sorted(self.units.roots))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pull_scope(user_id: int, roots: Sequence[tuple[int, str]]) -> PullScope:
+    scope = Scope(everything=False, roots=tuple(roots))
+    ward_ids: set[int] = set()
+    group_ids: set[int] = set()
+    if roots:
+        rows = db.session.execute(
+            select(Unit.id, Unit.level, Unit.parent_id).where(
+                or_(*[Unit.path.startswith(path) for _, path in roots]),
+                Unit.level.in_(("ward", "group")),
+            )
+        ).all()
+        ward_ids = {r.id for r in rows if r.level == "ward"}
+        group_ids = {r.id for r in rows if r.level == "group" and r.parent_id not in ward_ids}
+    return PullScope(user_id, scope, frozenset(ward_ids), frozenset(group_ids))
+
+
+def _after(column_seq: Any, column_key: Any, rank: int, position: tuple[int, int, Any]) -> Any:
+    seq, last_rank, key = position
+    if rank > last_rank:
+        return column_seq >= seq
+    if rank < last_rank:
+        return column_seq > seq
+    return or_(column_seq > seq, and_(column_seq == seq, column_key > key))
+
+
+def _household_in_scope(scope: PullScope) -> Any:
+    clauses = []
+    if scope.ward_ids:
+        clauses.append(Household.ward_id.in_(scope.ward_ids))
+    if scope.group_ids:
+        clauses.append(Household.group_id.in_(scope.group_ids))
+    return or_(*clauses) if clauses else Household.id.is_(None)
+
+
+def pull_page(
+    scope: PullScope, position: tuple[int, int, Any], limit: int
+) -> tuple[list[dict[str, Any]], tuple[int, int, Any], bool]:
+    """(changes, position after the last one, has_more)."""
+    fetch = limit + 1
+    candidates: list[tuple[tuple[int, int, Any], str, Any]] = []
+
+    unit_query = select(Unit).where(_after(Unit.change_seq, Unit.id, 0, position))
+    condition = scope_condition(scope.units)
+    if condition is not None:
+        unit_query = unit_query.where(condition)
+    for row in db.session.execute(unit_query.order_by(Unit.change_seq, Unit.id).limit(fetch)):
+        unit = row[0]
+        candidates.append(((unit.change_seq, 0, unit.id), "unit", unit))
+
+    assignments = db.session.execute(
+        select(Assignment)
+        .where(
+            Assignment.user_id == scope.user_id,
+            _after(Assignment.change_seq, Assignment.id, 1, position),
+        )
+        .order_by(Assignment.change_seq, Assignment.id)
+        .limit(fetch)
+    ).scalars()
+    candidates += [((a.change_seq, 1, a.id), "assignment", a) for a in assignments]
+
+    households = db.session.execute(
+        select(Household)
+        .where(_household_in_scope(scope), _after(Household.change_seq, Household.id, 2, position))
+        .order_by(Household.change_seq, Household.id)
+        .limit(fetch)
+    ).scalars()
+    candidates += [((h.change_seq, 2, h.id), "household", h) for h in households]
+
+    in_scope_households = select(Household.id).where(_household_in_scope(scope))
+    visits = db.session.execute(
+        select(Visit)
+        .where(
+            Visit.household_id.in_(in_scope_households),
+            _after(Visit.change_seq, Visit.id, 3, position),
+        )
+        .order_by(Visit.change_seq, Visit.id)
+        .limit(fetch)
+    ).scalars()
+    candidates += [((v.change_seq, 3, v.id), "visit", v) for v in visits]
+
+    candidates.sort(key=lambda c: c[0])
+    page, has_more = candidates[:limit], len(candidates) > limit
+    new_position = page[-1][0] if page else position
+    return _dump(page), new_position, has_more
+
+
+def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, Any]]:
+    rows = [row for _, _, row in page]
+    units = [r for r in rows if isinstance(r, Unit)]
+    parents = parent_refs(units)
+    unit_ids = {r.unit_id for r in rows if isinstance(r, Assignment)}
+    for row in rows:
+        if isinstance(row, Household | Visit):
+            unit_ids.add(row.ward_id)
+            if row.group_id:
+                unit_ids.add(row.group_id)
+    refs = {}
+    if unit_ids:
+        refs = {
+            r.id: f"{r.scheme}:{r.code}"
+            for r in db.session.execute(
+                select(Unit.id, Unit.scheme, Unit.code).where(Unit.id.in_(unit_ids))
+            )
+        }
+    user_ids = {r.canvasser_id for r in rows if isinstance(r, Visit)}
+    usernames = {}
+    if user_ids:
+        usernames = dict(
+            db.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
+        )
+
+    changes = []
+    for _, entity, row in page:
+        if entity == "unit":
+            changes.append(
+                {
+                    "entity": "unit",
+                    "op": "upsert",
+                    "id": row.ref,
+                    "version": row.version,
+                    "data": {
+                        "scheme": row.scheme,
+                        "code": row.code,
+                        "name": row.name,
+                        "level": row.level,
+                        "parent": parents.get(row.parent_id),
+                        "adult_population": row.adult_population,
+                        "target_rate": row.target_rate,
+                    },
+                }
+            )
+        elif entity == "assignment":
+            changes.append(
+                {
+                    "entity": "assignment",
+                    "op": "upsert",
+                    "id": str(row.id),
+                    "version": row.version,
+                    "data": {
+                        "id": str(row.id),
+                        "unit": refs.get(row.unit_id),
+                        "starts_at": rfc3339(row.starts_at),
+                        "ends_at": rfc3339(row.ends_at),
+                    },
+                }
+            )
+        elif entity == "household":
+            if row.merged_into:
+                changes.append(
+                    {
+                        "entity": "household",
+                        "op": "merge",
+                        "id": row.id,
+                        "data": {"into": row.merged_into},
+                    }
+                )
+            else:
+                data = dump_household(row, refs[row.ward_id], refs.get(row.group_id))
+                changes.append(
+                    {
+                        "entity": "household",
+                        "op": "upsert",
+                        "id": row.id,
+                        "version": row.version,
+                        "data": data,
+                    }
+                )
+        elif row.voided:
+            changes.append({"entity": "visit", "op": "delete", "id": row.id})
+        else:
+            data = dump_visit(
+                row, refs[row.ward_id], refs.get(row.group_id), usernames.get(row.canvasser_id)
+            )
+            changes.append(
+                {
+                    "entity": "visit",
+                    "op": "upsert",
+                    "id": row.id,
+                    "version": row.version,
+                    "data": data,
+                }
+            )
+    return changes

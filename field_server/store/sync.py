@@ -1,0 +1,407 @@
+"""Push persistence: load what a batch can touch, write the plan back, in bulk.
+
+``load_push_context`` runs a fixed handful of set-based queries whatever the batch size
+(the ledger, units, households with their merge chains, visits, revisions, possible
+duplicates, the canvasser's recent visit times); ``write_push`` writes the plan with one
+executemany per table and stamps the change sequence. Never one round trip per mutation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+
+from sync.address import normalise_address
+from sync.hlc import parse_hlc
+from sync.push import (
+    HouseholdState,
+    PushContext,
+    PushPlan,
+    RevisionInfo,
+    UnitInfo,
+    VisitState,
+)
+from sync.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
+
+from ..extensions import db
+from ..models import (
+    Conflict,
+    Device,
+    DeviceMutation,
+    Household,
+    Revision,
+    Unit,
+    Visit,
+)
+from . import changes
+
+H: Table = Household.__table__  # type: ignore[assignment]
+V: Table = Visit.__table__  # type: ignore[assignment]
+U: Table = Unit.__table__  # type: ignore[assignment]
+CHUNK = 500  # ids per IN (...) list
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = list(dict.fromkeys(values))
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def lock_device(device_id: str) -> Device:
+    """The device row, locked for this transaction (pushes of one device queue here)."""
+    device = db.session.execute(
+        select(Device).where(Device.device_id == device_id).with_for_update()
+    ).scalar_one()
+    return device
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _unit_info(row: Any) -> UnitInfo:
+    return UnitInfo(
+        id=row.id,
+        ref=f"{row.scheme}:{row.code}",
+        level=row.level,
+        parent_id=row.parent_id,
+        path=row.path,
+    )
+
+
+def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dict[int, UnitInfo]]:
+    rows = []
+    pairs = [r.split(":", 1) for r in refs if r.count(":") == 1]
+    by_scheme: dict[str, list[str]] = {}
+    for scheme, code in pairs:
+        by_scheme.setdefault(scheme, []).append(code)
+    for scheme, codes in by_scheme.items():
+        for chunk in _chunks(codes):
+            rows += db.session.execute(
+                select(U).where(U.c.scheme == scheme, U.c.code.in_(chunk))
+            ).all()
+    for chunk in _chunks(ids):
+        rows += db.session.execute(select(U).where(U.c.id.in_(chunk))).all()
+    infos = [_unit_info(r) for r in rows]
+    return {u.ref: u for u in infos}, {u.id: u for u in infos}
+
+
+def _household_state(row: Any, units: dict[int, UnitInfo]) -> HouseholdState:
+    ward = units.get(row.ward_id)
+    group = units.get(row.group_id) if row.group_id else None
+    data = {
+        "ward": ward.ref if ward else None,
+        "group": group.ref if group else None,
+        **{name: getattr(row, name) for name in HOUSEHOLD_FIELDS if name not in ("ward", "group")},
+    }
+    first = (row.first_lat, row.first_lon) if row.first_lat is not None else None
+    return HouseholdState(
+        id=row.id,
+        ward_id=row.ward_id,
+        group_id=row.group_id,
+        version=row.version,
+        data=data,
+        address_norm=row.address_norm,
+        first_pos=first,
+        merged_into=row.merged_into,
+        counters=Counters(**{name: getattr(row, name) for name in Counters.__dataclass_fields__}),
+    )
+
+
+def _visit_state(row: Any) -> VisitState:
+    return VisitState(
+        id=row.id,
+        household_id=row.household_id,
+        ward_id=row.ward_id,
+        group_id=row.group_id,
+        canvasser_id=row.canvasser_id,
+        device_id=row.device_id,
+        version=row.version,
+        data={name: getattr(row, name) for name in VISIT_FIELDS},
+        review_status=row.review_status,
+        voided=row.voided,
+        flags=json.loads(row.flags),
+        order_key=(row.order_ms, row.order_counter, row.order_node),
+        hlc=row.hlc,
+        void_reason=row.void_reason,
+    )
+
+
+def load_push_context(
+    *,
+    device_id: str,
+    last_mutation_id: int,
+    user_id: int,
+    username: str,
+    raws: list[dict[str, Any]],
+    scope_paths: tuple[str, ...],
+) -> PushContext:
+    first = raws[0].get("mutation_id", 0) if raws else last_mutation_id + 1
+    last = raws[-1].get("mutation_id", 0) if raws else first
+    ledger: dict[int, tuple[str, dict[str, Any]]] = {}
+    if first <= last_mutation_id:
+        rows = db.session.execute(
+            select(
+                DeviceMutation.mutation_id, DeviceMutation.content_hash, DeviceMutation.result
+            ).where(
+                DeviceMutation.device_id == device_id,
+                DeviceMutation.mutation_id.between(first, min(last, last_mutation_id)),
+            )
+        ).all()
+        ledger = {r.mutation_id: (r.content_hash, json.loads(r.result)) for r in rows}
+
+    household_ids: set[str] = set()
+    visit_ids: set[str] = set()
+    unit_refs: set[str] = set()
+    new_addresses: set[str] = set()
+    times: list[datetime] = []
+    for raw in raws:
+        kind, record_id = raw.get("type"), _str(raw.get("id"))
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        if kind == "household.upsert" and record_id:
+            household_ids.add(record_id)
+            unit_refs.update(r for r in (_str(data.get("ward")), _str(data.get("group"))) if r)
+            if _str(data.get("address")):
+                new_addresses.add(normalise_address(data["address"]))
+        elif isinstance(kind, str) and kind.startswith("visit.") and record_id:
+            visit_ids.add(record_id)
+            if _str(data.get("household_id")):
+                household_ids.add(data["household_id"])
+            if (when := _parse_time(data.get("visited_at"))) is not None:
+                times.append(when)
+
+    visit_rows = []
+    for chunk in _chunks(visit_ids):
+        visit_rows += db.session.execute(select(V).where(V.c.id.in_(chunk))).all()
+    household_ids.update(r.household_id for r in visit_rows)
+
+    household_rows: dict[str, Any] = {}
+    wanted = set(household_ids)
+    while wanted:  # follow merge chains to their survivors
+        found = []
+        for chunk in _chunks(wanted):
+            found += db.session.execute(select(H).where(H.c.id.in_(chunk))).all()
+        household_rows.update({r.id: r for r in found})
+        wanted = {r.merged_into for r in found if r.merged_into} - set(household_rows)
+
+    for chunk in _chunks(household_rows):
+        visit_rows += db.session.execute(select(V).where(V.c.household_id.in_(chunk))).all()
+
+    unit_ids = {r.ward_id for r in household_rows.values()}
+    unit_ids |= {r.group_id for r in household_rows.values() if r.group_id}
+    units_by_ref, units_by_id = _load_units(unit_refs, unit_ids)
+
+    revisions: dict[tuple[str, str], list[RevisionInfo]] = {}
+    for entity, ids in (("household", household_rows), ("visit", visit_ids)):
+        for chunk in _chunks(ids):
+            rows = db.session.execute(
+                select(Revision).where(Revision.entity == entity, Revision.entity_id.in_(chunk))
+            ).scalars()
+            for rev in rows:
+                revisions.setdefault((entity, rev.entity_id), []).append(
+                    RevisionInfo(
+                        version=rev.version,
+                        data=json.loads(rev.data),
+                        changed=tuple(json.loads(rev.changed)),
+                        author_role=rev.author_role,
+                        hlc=parse_hlc(rev.hlc) if rev.hlc else None,
+                    )
+                )
+
+    address_index: dict[tuple[int, str], str] = {}
+    ward_ids = {u.id for u in units_by_ref.values() if u.level == "ward"}
+    if new_addresses and ward_ids:
+        for chunk in _chunks(new_addresses):
+            rows = db.session.execute(
+                select(H.c.id, H.c.ward_id, H.c.address_norm).where(
+                    H.c.ward_id.in_(ward_ids),
+                    H.c.address_norm.in_(chunk),
+                    H.c.merged_into.is_(None),
+                )
+            ).all()
+            for row in rows:
+                address_index.setdefault((row.ward_id, row.address_norm), row.id)
+
+    canvasser_times: list[datetime] = []
+    if times:
+        margin = timedelta(minutes=2)
+        canvasser_times = list(
+            db.session.execute(
+                select(V.c.visited_at).where(
+                    V.c.canvasser_id == user_id,
+                    V.c.voided.is_(False),
+                    V.c.visited_at.between(min(times) - margin, max(times) + margin),
+                )
+            ).scalars()
+        )
+
+    return PushContext(
+        device_id=device_id,
+        user_id=user_id,
+        username=username,
+        last_mutation_id=last_mutation_id,
+        ledger=ledger,
+        scope_paths=scope_paths,
+        units_by_ref=units_by_ref,
+        units_by_id=units_by_id,
+        households={r.id: _household_state(r, units_by_id) for r in household_rows.values()},
+        visits={r.id: _visit_state(r) for r in visit_rows},
+        revisions=revisions,
+        address_index=address_index,
+        canvasser_times=canvasser_times,
+    )
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _household_row(state: HouseholdState) -> dict[str, Any]:
+    counters = state.counters
+    return {
+        "id": state.id,
+        "ward_id": state.ward_id,
+        "group_id": state.group_id,
+        "address": state.data["address"],
+        "address_norm": state.address_norm,
+        "lat": state.data.get("lat"),
+        "lon": state.data.get("lon"),
+        "first_lat": state.first_pos[0] if state.first_pos else None,
+        "first_lon": state.first_pos[1] if state.first_pos else None,
+        "head_name": state.data.get("head_name"),
+        "phone": state.data.get("phone"),
+        "version": state.version,
+        **{name: getattr(counters, name) for name in Counters.__dataclass_fields__},
+        "merged_into": state.merged_into,
+    }
+
+
+def _visit_row(state: VisitState) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "household_id": state.household_id,
+        "ward_id": state.ward_id,
+        "group_id": state.group_id,
+        "canvasser_id": state.canvasser_id,
+        "device_id": state.device_id,
+        **{name: state.data.get(name) for name in VISIT_FIELDS if name != "household_id"},
+        "hlc": state.hlc,
+        "order_ms": state.order_key[0],
+        "order_counter": state.order_key[1],
+        "order_node": state.order_key[2],
+        "version": state.version,
+        "review_status": state.review_status,
+        "flags": json.dumps(state.flags),
+        "voided": state.voided,
+        "void_reason": state.void_reason,
+    }
+
+
+def _bulk_update(table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany: every row updated by primary key with the same set of columns."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
+    db.session.execute(statement, [{"_id": r["id"], **{c: r[c] for c in columns}} for r in rows])
+
+
+def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: datetime) -> None:
+    """Write a plan (a push's, or a correction's with no device) and stamp what changed."""
+    households = ctx.households.values()
+    new_households = [
+        _household_row(h)
+        | {
+            "created_by_device": ctx.device_id,
+            "created_at": now,
+            "updated_at": now,
+            "change_seq": 0,
+        }
+        for h in households
+        if h.new
+    ]
+    changed_households = [
+        _household_row(h) | {"updated_at": now}
+        for h in households
+        if not h.new and (h.dirty or h.id in plan.counters_changed)
+    ]
+    visits = ctx.visits.values()
+    new_visits = [
+        _visit_row(v) | {"received_at": now, "updated_at": now, "change_seq": 0}
+        for v in visits
+        if v.new
+    ]
+    changed_visits = [_visit_row(v) | {"updated_at": now} for v in visits if not v.new and v.dirty]
+
+    # Parents before children: households, then visits, revisions, conflicts, the ledger.
+    if new_households:
+        db.session.execute(insert(H), new_households)
+    _bulk_update(H, changed_households)
+    if new_visits:
+        db.session.execute(insert(V), new_visits)
+    _bulk_update(V, changed_visits)
+    if plan.revisions:
+        db.session.execute(
+            insert(Revision.__table__),
+            [
+                r
+                | {
+                    "data": json.dumps(r["data"], ensure_ascii=False, default=str),
+                    "changed": json.dumps(r["changed"]),
+                }
+                for r in plan.revisions
+            ],
+        )
+    if plan.conflicts:
+        db.session.execute(
+            insert(Conflict.__table__),
+            [
+                c | {"fields": json.dumps(c["fields"], ensure_ascii=False, default=str)}
+                for c in plan.conflicts
+            ],
+        )
+    if plan.ledger_rows:
+        db.session.execute(
+            insert(DeviceMutation.__table__),
+            [
+                r
+                | {
+                    "result": json.dumps(r["result"], ensure_ascii=False),
+                    "payload": json.dumps(r["payload"], ensure_ascii=False)
+                    if r["payload"] is not None
+                    else None,
+                }
+                for r in plan.ledger_rows
+            ],
+        )
+    if device is not None:
+        device.last_mutation_id = plan.last_mutation_id
+        device.last_push_at = now
+        device.last_seen_at = now
+        db.session.flush()
+    changes.stamp(
+        {
+            "household": [r["id"] for r in new_households + changed_households],
+            "visit": [r["id"] for r in new_visits + changed_visits],
+        }
+    )

@@ -1,0 +1,45 @@
+"""Sync (API §4): the push envelope and the pull query.
+
+Only the envelope is checked here: a body holding exactly `device_id` and `mutations`, a
+list of objects each with an integer `mutation_id`, consecutive. Everything inside one
+mutation is that mutation's own affair (sync/validation.py), so one bad record never
+fails the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validates_schema
+
+from . import ListQuerySchema, StrictSchema
+
+
+class PushSchema(StrictSchema):
+    device_id = fields.String(required=True)
+    mutations = fields.List(fields.Raw(), required=True)
+
+    @validates_schema
+    def _consecutive_ids(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        previous = None
+        for index, item in enumerate(data.get("mutations", [])):
+            if not isinstance(item, dict):
+                errors[str(index)] = ["Each mutation must be a JSON object."]
+                continue
+            mutation_id = item.get("mutation_id")
+            if not isinstance(mutation_id, int) or isinstance(mutation_id, bool):
+                errors[str(index)] = {"mutation_id": ["A whole number is required."]}
+            elif mutation_id < 1:
+                errors[str(index)] = {"mutation_id": ["Mutation ids start at 1."]}
+            elif previous is not None and mutation_id != previous + 1:
+                errors[str(index)] = {
+                    "mutation_id": [f"Expected {previous + 1}: ids go up by exactly one."]
+                }
+            previous = mutation_id if isinstance(mutation_id, int) else None
+        if errors:
+            raise ValidationError({"mutations": errors})
+
+
+class PullQuery(ListQuerySchema):
+    pass

@@ -1,0 +1,845 @@
+"""Planning a push (API §4.1, §4.2): apply one batch of mutations to an in-memory state.
+
+The store loads everything the batch can touch into a ``PushContext`` (a handful of set-based
+queries), ``plan_push`` works through the mutations in order against it, and the store
+writes the result back in bulk. Nothing here does I/O: time and the server's clock come in
+as arguments, so every rule is tested without a database.
+
+State objects record what changed (``new``, ``dirty``) so the store writes only that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .address import normalise_address
+from .hlc import HLC, HybridClock, format_hlc, is_suspect
+from .records import (
+    APPLIED,
+    CONFLICT,
+    COUNT_FIELDS,
+    HOUSEHOLD_FIELDS,
+    LOCKED_REVIEW_STATES,
+    MAX_CLOCK_AHEAD_MS,
+    MERGED,
+    REDIRECTED,
+    REJECTED,
+    VISIT_FIELDS,
+    Counters,
+    SyncError,
+    VisitFacts,
+)
+from .rules import derive_counters, gps_far, installed_decreased, merge_update, too_fast
+from .validation import (
+    Mutation,
+    clean_household,
+    clean_visit,
+    count_errors,
+    outcome_mismatch,
+    parse_mutation,
+)
+
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+
+
+def canonical_hash(raw: Any) -> str:
+    """The content of a mutation as canonical JSON, hashed: equal content, equal hash."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    ref: str  # scheme:code
+    level: str
+    parent_id: int | None
+    path: str
+
+
+@dataclass
+class HouseholdState:
+    id: str
+    ward_id: int
+    group_id: int | None
+    version: int
+    data: dict[str, Any]  # HOUSEHOLD_FIELDS, ward and group as refs
+    address_norm: str
+    first_pos: tuple[float, float] | None
+    merged_into: str | None
+    counters: Counters = field(default_factory=Counters)
+    new: bool = False
+    dirty: set[str] = field(default_factory=set)
+
+
+@dataclass
+class VisitState:
+    id: str
+    household_id: str
+    ward_id: int
+    group_id: int | None
+    canvasser_id: int
+    device_id: str
+    version: int
+    data: dict[str, Any]  # VISIT_FIELDS
+    review_status: str
+    voided: bool
+    flags: list[str]
+    order_key: tuple[int, int, str]
+    hlc: str = ""
+    void_reason: str | None = None
+    new: bool = False
+    dirty: set[str] = field(default_factory=set)
+
+    def facts(self) -> VisitFacts:
+        counts = {f: self.data.get(f) for f in COUNT_FIELDS}
+        has_counts = all(v is not None for v in counts.values())
+        return VisitFacts(
+            id=self.id,
+            order_key=self.order_key,
+            counts=counts if has_counts else None,  # type: ignore[arg-type]
+            counting=not self.voided and self.review_status != "rejected",
+        )
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    version: int
+    data: dict[str, Any]
+    changed: tuple[str, ...]
+    author_role: str
+    hlc: HLC | None
+
+
+@dataclass
+class PushContext:
+    """Everything a batch may read, loaded by the store before planning."""
+
+    device_id: str
+    user_id: int
+    username: str
+    last_mutation_id: int
+    ledger: dict[int, tuple[str, dict[str, Any]]]  # mutation id -> (content hash, result)
+    scope_paths: tuple[str, ...]  # unit paths the canvasser may write under
+    units_by_ref: dict[str, UnitInfo]
+    units_by_id: dict[int, UnitInfo]
+    households: dict[str, HouseholdState]
+    visits: dict[str, VisitState]  # referenced visits and every visit of touched households
+    revisions: dict[tuple[str, str], list[RevisionInfo]]
+    address_index: dict[tuple[int, str], str]  # (ward id, normalised address) -> household
+    canvasser_times: list[datetime]  # visited_at of this canvasser's visits near the batch
+
+
+@dataclass
+class PushPlan:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    last_mutation_id: int = 0
+    ledger_rows: list[dict[str, Any]] = field(default_factory=list)
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    counters_changed: set[str] = field(default_factory=set)  # household ids
+    skews_ms: list[int] = field(default_factory=list)  # device clock minus server wall time
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.errors = code, message, errors or {}
+
+
+def _wall_ms(now: datetime) -> int:
+    return int(now.timestamp() * 1000)
+
+
+class _Planner:
+    def __init__(
+        self,
+        ctx: PushContext,
+        now: datetime,
+        clock: HybridClock,
+        new_id: Callable[[], str],
+    ) -> None:
+        self.ctx, self.now, self.clock, self.new_id = ctx, now, clock, new_id
+        self.plan = PushPlan(last_mutation_id=ctx.last_mutation_id)
+        self.mutation_id = 0  # the one being applied
+
+    # --- shared helpers ------------------------------------------------------------------
+
+    def in_scope(self, ward_id: int, group_id: int | None) -> bool:
+        unit = self.ctx.units_by_id.get(group_id if group_id is not None else ward_id)
+        return unit is not None and any(unit.path.startswith(p) for p in self.ctx.scope_paths)
+
+    def survivor(self, household_id: str) -> HouseholdState | None:
+        seen: set[str] = set()
+        household = self.ctx.households.get(household_id)
+        while household is not None and household.merged_into and household.id not in seen:
+            seen.add(household.id)
+            household = self.ctx.households.get(household.merged_into)
+        return household
+
+    def revision(self, entity: str, record_id: str, **row: Any) -> None:
+        self.plan.revisions.append({"entity": entity, "entity_id": record_id, **row})
+
+    def conflict(
+        self,
+        kind: str,
+        entity: str,
+        record_id: str,
+        ward_id: int,
+        fields: dict[str, Any],
+    ) -> str:
+        conflict_id = self.new_id()
+        self.plan.conflicts.append(
+            {
+                "id": conflict_id,
+                "kind": kind,
+                "entity": entity,
+                "entity_id": record_id,
+                "ward_id": ward_id,
+                "fields": fields,
+                "device_id": self.ctx.device_id,
+                "mutation_id": self.mutation_id,
+                "created_at": self.now,
+                "status": "open",
+            }
+        )
+        return conflict_id
+
+    def changes_since(
+        self, entity: str, record_id: str, base_version: int
+    ) -> tuple[dict[str, Any], dict[str, str], dict[str, HLC]]:
+        """(base snapshot, field -> who changed it since base, field -> latest canvasser HLC)."""
+        history = self.ctx.revisions.get((entity, record_id), [])
+        base: dict[str, Any] = {}
+        changed: dict[str, str] = {}
+        hlcs: dict[str, HLC] = {}
+        for rev in sorted(history, key=lambda r: r.version):
+            if rev.version <= base_version:
+                base = dict(rev.data)
+                continue
+            for name in rev.changed:
+                if rev.author_role in SUPERVISOR_ROLES:
+                    changed[name] = "supervisor"
+                else:
+                    changed.setdefault(name, "canvasser")
+                    if rev.hlc is not None and (name not in hlcs or rev.hlc > hlcs[name]):
+                        hlcs[name] = rev.hlc
+        return base, changed, hlcs
+
+    def observe(self, mutation: Mutation) -> bool:
+        """Merge the device's clock into the server's; True when it is suspect (too far
+        ahead), in which case it is not merged: the server's clock never runs ahead."""
+        wall = _wall_ms(self.now)
+        self.plan.skews_ms.append(mutation.hlc.ms - wall)
+        if is_suspect(mutation.hlc, wall):
+            return True
+        self.clock.observe(mutation.hlc, wall)
+        return False
+
+    def order_key(self, mutation: Mutation, visited_at: datetime | None) -> tuple[HLC, bool]:
+        """The HLC a visit is ordered by, and whether the device's clock is suspect (then
+        the server orders the visit by its own receipt time instead)."""
+        ahead = visited_at is not None and visited_at > self.now + timedelta(
+            milliseconds=MAX_CLOCK_AHEAD_MS
+        )
+        if self.observe(mutation) or ahead:
+            return self.clock.now(_wall_ms(self.now)), True
+        return mutation.hlc, False
+
+    def recount(self, household: HouseholdState) -> None:
+        facts = [v.facts() for v in self.ctx.visits.values() if v.household_id == household.id]
+        counters = derive_counters(facts)
+        if counters != household.counters:
+            household.counters = counters
+            self.plan.counters_changed.add(household.id)
+
+    def flags_for(self, visit: VisitState, household: HouseholdState) -> list[str]:
+        flags = [f for f in visit.flags if f in ("clock_suspect", "too_fast")]
+        visit_pos = None
+        if visit.data.get("lat") is not None and visit.data.get("lon") is not None:
+            visit_pos = (visit.data["lat"], visit.data["lon"])
+        if gps_far(household.first_pos, visit_pos):
+            flags.append("gps_far_from_household")
+        facts = visit.facts()
+        if facts.counts is not None:
+            earlier = [
+                v.facts()
+                for v in self.ctx.visits.values()
+                if v.household_id == household.id
+                and v.id != visit.id
+                and v.order_key < visit.order_key
+            ]
+            if installed_decreased(facts.counts, earlier, visit.order_key):
+                flags.append("installed_decreased")
+            if outcome_mismatch(visit.data):
+                flags.append("outcome_mismatch")
+        return sorted(set(flags))
+
+    # --- one mutation ----------------------------------------------------------------------
+
+    def run(self, raws: list[dict[str, Any]]) -> PushPlan:
+        for raw in raws:
+            mutation_id = raw["mutation_id"]
+            digest = canonical_hash(raw)
+            if mutation_id <= self.plan.last_mutation_id:
+                self.plan.results.append(self.replay(mutation_id, digest, raw))
+                continue
+            result = self.apply(raw, mutation_id, digest)
+            self.plan.results.append(result)
+            self.plan.last_mutation_id = mutation_id
+        return self.plan
+
+    def replay(self, mutation_id: int, digest: str, raw: dict[str, Any]) -> dict[str, Any]:
+        stored = self.ctx.ledger.get(mutation_id)
+        if stored is not None and stored[0] == digest:
+            return {**stored[1], "replayed": True}
+        return {
+            "mutation_id": mutation_id,
+            "status": REJECTED,
+            "id": raw.get("id") if isinstance(raw.get("id"), str) else None,
+            "code": "mutation_id_reused",
+            "message": f"Mutation {mutation_id} was already used for different content.",
+            "replayed": True,
+        }
+
+    def apply(self, raw: dict[str, Any], mutation_id: int, digest: str) -> dict[str, Any]:
+        ward_id: int | None = None
+        self.mutation_id = mutation_id
+        try:
+            mutation = parse_mutation(raw)
+            handler = {
+                "household.upsert": self.household_upsert,
+                "visit.create": self.visit_create,
+                "visit.update": self.visit_update,
+                "visit.void": self.visit_void,
+            }[mutation.type]
+            result, ward_id = handler(mutation)
+            result = {"mutation_id": mutation_id, **result}
+            self.ledger(raw, mutation_id, digest, result, ward_id)
+            return result
+        except SyncError as exc:
+            rejected = _Rejected(exc.code, exc.message, exc.errors)
+        except _Rejected as exc:
+            rejected = exc
+        result = {
+            "mutation_id": mutation_id,
+            "status": REJECTED,
+            "id": raw.get("id") if isinstance(raw.get("id"), str) else None,
+            "code": rejected.code,
+            "message": rejected.message,
+        }
+        if rejected.errors:
+            result["errors"] = rejected.errors
+        self.ledger(raw, mutation_id, digest, result, ward_id, payload=raw)
+        return result
+
+    def ledger(
+        self,
+        raw: dict[str, Any],
+        mutation_id: int,
+        digest: str,
+        result: dict[str, Any],
+        ward_id: int | None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan.ledger_rows.append(
+            {
+                "device_id": self.ctx.device_id,
+                "mutation_id": mutation_id,
+                "type": str(raw.get("type"))[:32],
+                "entity_id": raw.get("id") if isinstance(raw.get("id"), str) else None,
+                "content_hash": digest,
+                "status": result["status"],
+                "code": result.get("code"),
+                "result": result,
+                "payload": payload,
+                "user_id": self.ctx.user_id,
+                "ward_id": ward_id,
+                "received_at": self.now,
+            }
+        )
+
+    # --- households ------------------------------------------------------------------------
+
+    def resolve_units(self, data: dict[str, Any], ward_ref: str) -> tuple[int, int | None]:
+        ward = self.ctx.units_by_ref.get(ward_ref)
+        if ward is None or ward.level != "ward":
+            raise _Rejected(
+                "validation_failed", "Unknown ward.", {"ward": [f"No ward {ward_ref}."]}
+            )
+        group_id = None
+        group_ref = data.get("group")
+        if group_ref is not None:
+            group = self.ctx.units_by_ref.get(group_ref)
+            if group is None or group.level != "group" or group.parent_id != ward.id:
+                raise _Rejected(
+                    "validation_failed",
+                    "Unknown group.",
+                    {"group": [f"No residential group {group_ref} in {ward_ref}."]},
+                )
+            group_id = group.id
+        return ward.id, group_id
+
+    def household_upsert(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
+        existing = self.ctx.households.get(m.id)
+        if not m.base_version and existing is None:
+            return self.household_create(m)
+        if existing is None:
+            raise _Rejected("household_unknown", f"Household {m.id} is unknown.")
+        data = clean_household(m.data, creating=False) if m.base_version else None
+        if data is None:
+            # A creation of a household that exists (a reinstalled tablet sending it again):
+            # an update against an empty base, so differing fields become conflicts.
+            data = clean_household(m.data, creating=True)
+            if data.pop("ward") != existing.data["ward"]:
+                raise _Rejected(
+                    "validation_failed",
+                    "A household cannot move to another ward.",
+                    {"ward": ["Differs from the household's ward."]},
+                )
+        household = self.survivor(m.id)
+        assert household is not None
+        redirected = household.id != m.id
+        if not self.in_scope(household.ward_id, household.group_id):
+            raise _Rejected("forbidden_ward", "This household is outside your units.")
+        if "group" in data:
+            _, group_id = self.resolve_units(data, household.data["ward"])
+            if not self.in_scope(household.ward_id, group_id):
+                raise _Rejected("forbidden_ward", "That group is outside your units.")
+        base_version = m.base_version or 0
+        if not redirected and base_version > household.version:
+            raise _Rejected(
+                "validation_failed",
+                "base_version is ahead of the household.",
+                {"base_version": [f"The household is at version {household.version}."]},
+            )
+        if redirected:
+            # The tablet's base is a version of the merged-away household: every field in
+            # which the survivor differs from that base counts as changed on the server.
+            base, _, _ = self.changes_since("household", m.id, base_version)
+            _, _, hlcs = self.changes_since("household", household.id, 0)
+            changed = {
+                k: "canvasser" for k in HOUSEHOLD_FIELDS if household.data.get(k) != base.get(k)
+            }
+            stale = True
+        else:
+            base, changed, hlcs = self.changes_since("household", household.id, base_version)
+            stale = base_version < household.version
+        merge = merge_update(
+            base=base,
+            server=household.data,
+            client=data,
+            server_changed=changed,
+            server_hlcs=hlcs,
+            client_hlc=m.hlc,
+            stale=stale,
+        )
+        self.observe(m)
+        if merge.apply:
+            self.change_household(household, merge.apply, m)
+        result: dict[str, Any] = {"id": household.id, "version": household.version}
+        if merge.conflicts:
+            result["status"] = CONFLICT
+            result["conflict_id"] = self.conflict(
+                "field_conflict",
+                "household",
+                household.id,
+                household.ward_id,
+                merge.conflicts,
+            )
+        elif stale and merge.merged_fields:
+            result["status"] = MERGED
+            result["merged_fields"] = merge.merged_fields
+        else:
+            result["status"] = APPLIED
+        if redirected:
+            result["status"] = REDIRECTED
+            result["redirected_to"] = household.id
+        return result, household.ward_id
+
+    def household_create(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
+        data = clean_household(m.data, creating=True)
+        ward_id, group_id = self.resolve_units(data, data["ward"])
+        if not self.in_scope(ward_id, group_id):
+            raise _Rejected("forbidden_ward", "This ward or group is outside your units.")
+        values = {name: data.get(name) for name in HOUSEHOLD_FIELDS}
+        position = None
+        if values["lat"] is not None and values["lon"] is not None:
+            position = (values["lat"], values["lon"])
+        norm = normalise_address(values["address"])
+        household = HouseholdState(
+            id=m.id,
+            ward_id=ward_id,
+            group_id=group_id,
+            version=1,
+            data=values,
+            address_norm=norm,
+            first_pos=position,
+            merged_into=None,
+            new=True,
+        )
+        duplicate_of = self.ctx.address_index.get((ward_id, norm))
+        self.ctx.households[m.id] = household
+        self.ctx.address_index.setdefault((ward_id, norm), m.id)
+        self.revision(
+            "household",
+            m.id,
+            version=1,
+            data=values,
+            changed=sorted(data),
+            author_role="canvasser",
+            author=self.ctx.username,
+            device_id=self.ctx.device_id,
+            hlc=format_hlc(m.hlc),
+            at=self.now,
+        )
+        self.observe(m)
+        result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
+        if duplicate_of is not None and duplicate_of != m.id:
+            result["status"] = CONFLICT
+            result["conflict_id"] = self.conflict(
+                "possible_duplicate",
+                "household",
+                m.id,
+                ward_id,
+                {"address": {"base": None, "server": duplicate_of, "client": m.id}},
+            )
+        return result, ward_id
+
+    def change_household(
+        self, household: HouseholdState, values: dict[str, Any], m: Mutation | None
+    ) -> None:
+        household.data.update(values)
+        household.dirty.update(values)
+        if "group" in values:
+            group = self.ctx.units_by_ref.get(values["group"]) if values["group"] else None
+            household.group_id = group.id if group else None
+            household.dirty.add("group_id")
+        if "address" in values:
+            household.address_norm = normalise_address(values["address"])
+            household.dirty.add("address_norm")
+        lat, lon = household.data.get("lat"), household.data.get("lon")
+        if household.first_pos is None and lat is not None and lon is not None:
+            household.first_pos = (lat, lon)
+            household.dirty.add("first_pos")
+        household.version += 1
+        household.dirty.add("version")
+        self.revision(
+            "household",
+            household.id,
+            version=household.version,
+            data=dict(household.data),
+            changed=sorted(values),
+            author_role="canvasser",
+            author=self.ctx.username,
+            device_id=self.ctx.device_id,
+            hlc=format_hlc(m.hlc) if m else None,
+            at=self.now,
+        )
+
+    # --- visits ----------------------------------------------------------------------------
+
+    def visit_create(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
+        data = clean_visit(m.data, creating=True)
+        values = {name: data.get(name) for name in VISIT_FIELDS}
+        problems = count_errors(values)
+        if problems:
+            raise _Rejected("validation_failed", "The counts do not add up.", problems)
+        if m.id in self.ctx.visits:
+            # The same visit sent again under a new mutation id (a reinstalled tablet):
+            # never a second visit.
+            existing = self.ctx.visits[m.id]
+            return {"status": APPLIED, "id": m.id, "version": existing.version}, existing.ward_id
+        household = self.survivor(values["household_id"])
+        if household is None:
+            raise _Rejected("household_unknown", f"Household {values['household_id']} is unknown.")
+        redirected = household.id != values["household_id"]
+        if not self.in_scope(household.ward_id, household.group_id):
+            raise _Rejected("forbidden_ward", "This household is outside your units.")
+        values["household_id"] = household.id
+        order, suspect = self.order_key(m, values["visited_at"])
+        visit = VisitState(
+            id=m.id,
+            household_id=household.id,
+            ward_id=household.ward_id,
+            group_id=household.group_id,
+            canvasser_id=self.ctx.user_id,
+            device_id=self.ctx.device_id,
+            version=1,
+            data=values,
+            review_status="pending",
+            voided=False,
+            flags=["clock_suspect"] if suspect else [],
+            order_key=(order.ms, order.counter, order.node),
+            hlc=format_hlc(m.hlc),
+            new=True,
+        )
+        if too_fast(self.previous_visit_time(values["visited_at"]), values["visited_at"]):
+            visit.flags.append("too_fast")
+        self.ctx.canvasser_times.append(values["visited_at"])
+        visit.flags = self.flags_for(visit, household)
+        self.ctx.visits[m.id] = visit
+        self.recount(household)
+        self.revision(
+            "visit",
+            m.id,
+            version=1,
+            data=_jsonable(values),
+            changed=sorted(data),
+            author_role="canvasser",
+            author=self.ctx.username,
+            device_id=self.ctx.device_id,
+            hlc=visit.hlc,
+            at=self.now,
+        )
+        result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
+        if visit.flags:
+            result["flags"] = visit.flags
+        if redirected:
+            result["status"] = REDIRECTED
+            result["redirected_to"] = household.id
+        return result, household.ward_id
+
+    def previous_visit_time(self, visited_at: datetime) -> datetime | None:
+        earlier = [t for t in self.ctx.canvasser_times if t <= visited_at]
+        return max(earlier) if earlier else None
+
+    def editable_visit(self, m: Mutation) -> VisitState:
+        visit = self.ctx.visits.get(m.id)
+        if visit is None:
+            raise _Rejected("validation_failed", "Unknown visit.", {"id": ["No such visit."]})
+        if visit.device_id != self.ctx.device_id:
+            raise _Rejected("not_author", "Only the device that recorded a visit may change it.")
+        if not self.in_scope(visit.ward_id, visit.group_id):
+            raise _Rejected("forbidden_ward", "This visit is outside your units.")
+        return visit
+
+    def locked(self, visit: VisitState, m: Mutation, client: dict[str, Any]) -> None:
+        if visit.review_status in LOCKED_REVIEW_STATES:
+            fields = {
+                k: {"base": None, "server": _jsonable_value(visit.data.get(k)), "client": v}
+                for k, v in _jsonable(client).items()
+            }
+            self.conflict("visit_locked", "visit", visit.id, visit.ward_id, fields)
+            raise _Rejected(
+                "visit_locked", f"A supervisor has {visit.review_status} this visit already."
+            )
+
+    def visit_update(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
+        visit = self.editable_visit(m)
+        data = clean_visit(m.data, creating=False)
+        self.locked(visit, m, data)
+        household = self.ctx.households[visit.household_id]
+        if visit.voided:
+            fields = {k: {"base": None, "server": None, "client": v} for k, v in data.items()}
+            conflict_id = self.conflict(
+                "void_vs_edit", "visit", visit.id, visit.ward_id, _jsonable(fields)
+            )
+            result = {"status": CONFLICT, "id": visit.id, "version": visit.version}
+            return {**result, "conflict_id": conflict_id}, visit.ward_id
+        base_version = m.base_version or 0
+        if base_version > visit.version:
+            raise _Rejected(
+                "validation_failed",
+                "base_version is ahead of the visit.",
+                {"base_version": [f"The visit is at version {visit.version}."]},
+            )
+        base, changed, hlcs = self.changes_since("visit", visit.id, base_version)
+        stale = base_version < visit.version
+        merge = merge_update(
+            base=_parsed(base),
+            server=visit.data,
+            client=data,
+            server_changed=changed,
+            server_hlcs=hlcs,
+            client_hlc=m.hlc,
+            stale=stale,
+        )
+        after = {**visit.data, **merge.apply}
+        problems = count_errors(after)
+        if problems:
+            raise _Rejected("validation_failed", "The counts do not add up.", problems)
+        if merge.apply:
+            self.change_visit(visit, household, merge.apply, "canvasser", m)
+        result: dict[str, Any] = {"id": visit.id, "version": visit.version}
+        if merge.conflicts:
+            result["status"] = CONFLICT
+            result["conflict_id"] = self.conflict(
+                "field_conflict", "visit", visit.id, visit.ward_id, _jsonable(merge.conflicts)
+            )
+        elif stale and merge.merged_fields:
+            result["status"] = MERGED
+            result["merged_fields"] = merge.merged_fields
+        else:
+            result["status"] = APPLIED
+        if visit.flags:
+            result["flags"] = visit.flags
+        return result, visit.ward_id
+
+    def change_visit(
+        self,
+        visit: VisitState,
+        household: HouseholdState,
+        values: dict[str, Any],
+        author_role: str,
+        m: Mutation | None,
+        author: str | None = None,
+    ) -> None:
+        visit.data.update(values)
+        visit.dirty.update(values)
+        visit.version += 1
+        visit.dirty.add("version")
+        flags = self.flags_for(visit, household)
+        if flags != visit.flags:
+            visit.flags = flags
+            visit.dirty.add("flags")
+        self.recount(household)
+        self.revision(
+            "visit",
+            visit.id,
+            version=visit.version,
+            data=_jsonable(visit.data),
+            changed=sorted(values),
+            author_role=author_role,
+            author=author or self.ctx.username,
+            device_id=self.ctx.device_id if m else None,
+            hlc=format_hlc(m.hlc) if m else None,
+            at=self.now,
+        )
+
+    def visit_void(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
+        visit = self.editable_visit(m)
+        unknown = sorted(set(m.data) - {"reason"})
+        reason = m.data.get("reason")
+        if unknown or (reason is not None and (not isinstance(reason, str) or len(reason) > 500)):
+            errors = {k: ["Unknown field."] for k in unknown}
+            if not unknown:
+                errors["reason"] = ["A text of at most 500 characters."]
+            raise _Rejected("validation_failed", "Invalid void.", errors)
+        self.locked(visit, m, {"voided": True})
+        if visit.voided:
+            return {"status": APPLIED, "id": visit.id, "version": visit.version}, visit.ward_id
+        household = self.ctx.households[visit.household_id]
+        base_version = m.base_version or 0
+        edited = base_version < visit.version
+        visit.voided = True
+        visit.void_reason = reason
+        visit.version += 1
+        visit.dirty.update({"voided", "void_reason", "version"})
+        self.recount(household)
+        self.revision(
+            "visit",
+            visit.id,
+            version=visit.version,
+            data=_jsonable({**visit.data, "voided": True}),
+            changed=["voided"],
+            author_role="canvasser",
+            author=self.ctx.username,
+            device_id=self.ctx.device_id,
+            hlc=format_hlc(m.hlc),
+            at=self.now,
+        )
+        result: dict[str, Any] = {"status": APPLIED, "id": visit.id, "version": visit.version}
+        if edited:
+            # The void wins over edits made since the tablet's base; the supervisor is told.
+            _, changed, _ = self.changes_since("visit", visit.id, base_version)
+            fields = {
+                name: {
+                    "base": None,
+                    "server": _jsonable_value(visit.data.get(name)),
+                    "client": "void",
+                }
+                for name in changed
+                if name != "voided"
+            }
+            result["status"] = CONFLICT
+            result["conflict_id"] = self.conflict(
+                "void_vs_edit", "visit", visit.id, visit.ward_id, fields
+            )
+        return result, visit.ward_id
+
+
+def plan_push(
+    ctx: PushContext,
+    raws: list[dict[str, Any]],
+    *,
+    now: datetime,
+    clock: HybridClock,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> PushPlan:
+    """Apply a batch (already checked: objects with consecutive integer mutation ids, the
+    first at or below last_mutation_id + 1) to the context; return what to write."""
+    return _Planner(ctx, now, clock, new_id).run(raws)
+
+
+def check_batch_start(first_mutation_id: int, last_mutation_id: int) -> None:
+    """A batch whose first new mutation would leave a gap is refused whole."""
+    expected = last_mutation_id + 1
+    if first_mutation_id > expected:
+        raise SyncError(
+            "mutation_gap",
+            f"Expected mutation {expected} next, got {first_mutation_id}.",
+            details={"expected": expected, "got": first_mutation_id},
+        )
+
+
+def _jsonable_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (_jsonable(v) if isinstance(v, dict) else _jsonable_value(v)) for k, v in values.items()
+    }
+
+
+def _parsed(values: dict[str, Any]) -> dict[str, Any]:
+    """Revision snapshots hold times as text; compare them as times."""
+    parsed = dict(values)
+    for name in ("visited_at", "come_back_at"):
+        if isinstance(parsed.get(name), str):
+            parsed[name] = datetime.fromisoformat(parsed[name].replace("Z", "+00:00"))
+    return parsed
+
+
+def plan_correction(
+    ctx: PushContext,
+    visit_id: str,
+    base_version: int,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    author: str,
+    author_role: str,
+) -> tuple[PushPlan, VisitState]:
+    """A supervisor's correction of a visit (API §5 PATCH /visits/{id}).
+
+    Refused with ``version_conflict`` when the visit moved past ``base_version``; the
+    counts rules apply to the corrected visit as a whole. Tablets pull the result, and a
+    later tablet edit of the same field loses to it (sync/rules.merge_update).
+    """
+    visit = ctx.visits[visit_id]
+    if base_version != visit.version:
+        raise SyncError(
+            "version_conflict",
+            f"The visit is at version {visit.version}, not {base_version}.",
+            details={"base_version": base_version, "version": visit.version},
+        )
+    cleaned = clean_visit(data, creating=False)
+    problems = count_errors({**visit.data, **cleaned})
+    if problems:
+        raise SyncError("validation_failed", "The counts do not add up.", errors=problems)
+    changed = {k: v for k, v in cleaned.items() if visit.data.get(k) != v}
+    planner = _Planner(ctx, now, HybridClock("server"), lambda: str(uuid.uuid4()))
+    if changed:
+        household = ctx.households[visit.household_id]
+        planner.change_visit(visit, household, changed, author_role, None, author=author)
+    return planner.plan, visit

@@ -1,0 +1,114 @@
+"""GET /api/v1/sync/pull (API §4.3): scope, paging, tombstones, cursor, reset."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.api.sync_helpers import GROUP_A1, WARD_B, Tablet
+
+
+@pytest.fixture
+def tablet(world, client):
+    return Tablet(world, client, "cv.vg.001")
+
+
+def ids(changes, entity):
+    return [c["id"] for c in changes if c["entity"] == entity]
+
+
+def test_a_full_pull_is_the_scope_exactly_once(world, client, tablet):
+    households = [tablet.household(address=f"Số {n} phố Hiến Nam") for n in range(7)]
+    visits = [
+        tablet.visit(h["id"], visited_at=f"2020-08-15T1{n}:00:00+07:00")
+        for n, h in enumerate(households)
+    ]
+    tablet.push(households + visits)
+    other = Tablet(world, client, "cv.xq.001")
+    elsewhere = other.household(ward=WARD_B)
+    other.push([elsewhere, other.visit(elsewhere["id"])])
+
+    changes, _, last = tablet.pull_all(limit=3)
+    counted = Counter((c["entity"], c["id"]) for c in changes)
+    assert max(counted.values()) == 1
+    assert sorted(ids(changes, "household")) == sorted(h["id"] for h in households)
+    assert sorted(ids(changes, "visit")) == sorted(v["id"] for v in visits)
+    assert set(ids(changes, "unit")) == {
+        "gso-2020:33",
+        "gso-2020:326",
+        "gso-2020:12019",
+        "gso-2020:12019-01",
+    }
+    assert len(ids(changes, "assignment")) == 1
+    assert elsewhere["id"] not in ids(changes, "household")
+    assert last["last_mutation_id"] == 14 and last["reset"] is False
+
+
+def test_records_have_the_shape_of_section_5(world, tablet):
+    h = tablet.household()
+    v = tablet.visit(h["id"])
+    tablet.push([h, v])
+    changes, _, _ = tablet.pull_all()
+    household = next(c for c in changes if c["entity"] == "household")
+    assert household["op"] == "upsert" and household["version"] == 1
+    assert household["data"]["ward"] == "gso-2020:12019"
+    assert household["data"]["installed"] == 3 and household["data"]["merged_into"] is None
+    visit = next(c for c in changes if c["entity"] == "visit")["data"]
+    assert visit["visited_at"] == "2020-08-15T02:31:00Z"
+    assert visit["canvasser"] == "cv.vg.001" and visit["device_id"] == tablet.device_id
+    assert visit["review_status"] == "pending" and visit["flags"] == []
+    assert visit["voided"] is False and visit["received_at"].endswith("Z")
+
+
+def test_an_incremental_pull_brings_each_change_once_with_its_latest_state(world, tablet):
+    h = tablet.household()
+    v = tablet.visit(h["id"])
+    tablet.push([h, v])
+    _, cursor, _ = tablet.pull_all()
+    edits = [
+        tablet.mutation("visit.update", v["id"], {"notes": f"lần {n}"}, base_version=n)
+        for n in (1, 2)
+    ]
+    tablet.push(edits)
+    changes, cursor, _ = tablet.pull_all(cursor)
+    assert [
+        (c["entity"], c["data"]["notes"], c["version"]) for c in changes if c["entity"] == "visit"
+    ] == [("visit", "lần 2", 3)]
+    nothing, _, _ = tablet.pull_all(cursor)
+    assert nothing == []
+
+
+def test_a_group_canvasser_sees_only_their_group(world, client, tablet):
+    in_group = tablet.household(group=GROUP_A1)
+    outside = tablet.household(address="Số 99 phố Hiến Nam")
+    tablet.push([in_group, outside])
+    group_tablet = Tablet(world, client, "cv.vg.002")
+    changes, _, _ = group_tablet.pull_all()
+    assert ids(changes, "household") == [in_group["id"]]
+
+
+def test_cursors_are_bound_and_signed(world, client, tablet):
+    tablet.push([tablet.household()])
+    _, cursor, _ = tablet.pull_all(limit=1)
+    other = Tablet(world, client, "cv.vg.002")
+    for bad in (cursor, cursor[:-3] + "abc", "garbage"):
+        response = client.get(f"/api/v1/sync/pull?cursor={bad}", headers=other.headers)
+        assert response.status_code == 400
+        assert response.get_json()["code"] == "cursor_invalid"
+
+
+def test_a_scope_change_resets_the_copy(world, client, tablet, runner):
+    tablet.push([tablet.household()])
+    _, cursor, _ = tablet.pull_all()
+    runner.invoke(args=["users", "assign", "cv.vg.001", "--unit", "gso-2020:12022"])
+    tablet.token = world.login(client, "cv.vg.001", device_id=tablet.device_id)["access_token"]
+    response = client.get(f"/api/v1/sync/pull?cursor={cursor}", headers=tablet.headers)
+    body = response.get_json()
+    assert body["reset"] is True
+    assert "gso-2020:12022" in ids(body["changes"], "unit")
+
+
+def test_only_device_tokens_pull(world, client):
+    supervisor = world.headers(client, "sv.vangiang")
+    assert client.get("/api/v1/sync/pull", headers=supervisor).status_code == 403

@@ -37,5 +37,8 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.benchmarks.bench_sync --write
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -10,6 +10,8 @@ State objects record what changed (``new``, ``dirty``) so the store writes only 
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import json
 import uuid
@@ -46,6 +48,9 @@ from .validation import (
 )
 
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+
+# The store normalises a batch's addresses to look for duplicates, the planner again: once.
+normalised_address = functools.lru_cache(maxsize=8192)(normalise_address)
 
 
 def canonical_hash(raw: Any) -> str:
@@ -168,6 +173,12 @@ class _Planner:
         self.ctx, self.now, self.clock, self.new_id = ctx, now, clock, new_id
         self.plan = PushPlan(last_mutation_id=ctx.last_mutation_id)
         self.mutation_id = 0  # the one being applied
+        # household id -> its visits: the counter and flag rules look at a household's
+        # visits for every visit, and a scan of the whole batch each time is quadratic.
+        ctx.canvasser_times.sort()
+        self.by_household: dict[str, list[VisitState]] = {}
+        for visit in ctx.visits.values():
+            self.by_household.setdefault(visit.household_id, []).append(visit)
 
     # --- shared helpers ------------------------------------------------------------------
 
@@ -253,7 +264,7 @@ class _Planner:
         return mutation.hlc, False
 
     def recount(self, household: HouseholdState) -> None:
-        facts = [v.facts() for v in self.ctx.visits.values() if v.household_id == household.id]
+        facts = [v.facts() for v in self.by_household.get(household.id, [])]
         counters = derive_counters(facts)
         if counters != household.counters:
             household.counters = counters
@@ -270,10 +281,8 @@ class _Planner:
         if facts.counts is not None:
             earlier = [
                 v.facts()
-                for v in self.ctx.visits.values()
-                if v.household_id == household.id
-                and v.id != visit.id
-                and v.order_key < visit.order_key
+                for v in self.by_household.get(household.id, [])
+                if v.id != visit.id and v.order_key < visit.order_key
             ]
             if installed_decreased(facts.counts, earlier, visit.order_key):
                 flags.append("installed_decreased")
@@ -472,7 +481,7 @@ class _Planner:
         position = None
         if values["lat"] is not None and values["lon"] is not None:
             position = (values["lat"], values["lon"])
-        norm = normalise_address(values["address"])
+        norm = normalised_address(values["address"])
         household = HouseholdState(
             id=m.id,
             ward_id=ward_id,
@@ -522,7 +531,7 @@ class _Planner:
             household.group_id = group.id if group else None
             household.dirty.add("group_id")
         if "address" in values:
-            household.address_norm = normalise_address(values["address"])
+            household.address_norm = normalised_address(values["address"])
             household.dirty.add("address_norm")
         lat, lon = household.data.get("lat"), household.data.get("lon")
         if household.first_pos is None and lat is not None and lon is not None:
@@ -582,9 +591,10 @@ class _Planner:
         )
         if too_fast(self.previous_visit_time(values["visited_at"]), values["visited_at"]):
             visit.flags.append("too_fast")
-        self.ctx.canvasser_times.append(values["visited_at"])
+        bisect.insort(self.ctx.canvasser_times, values["visited_at"])
         visit.flags = self.flags_for(visit, household)
         self.ctx.visits[m.id] = visit
+        self.by_household.setdefault(household.id, []).append(visit)
         self.recount(household)
         self.revision(
             "visit",
@@ -607,8 +617,9 @@ class _Planner:
         return result, household.ward_id
 
     def previous_visit_time(self, visited_at: datetime) -> datetime | None:
-        earlier = [t for t in self.ctx.canvasser_times if t <= visited_at]
-        return max(earlier) if earlier else None
+        times = self.ctx.canvasser_times
+        index = bisect.bisect_right(times, visited_at)
+        return times[index - 1] if index else None
 
     def editable_visit(self, m: Mutation) -> VisitState:
         visit = self.ctx.visits.get(m.id)

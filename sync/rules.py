@@ -53,7 +53,7 @@ def merge_update(
     2. the server changed it, and the client's value equals the base value (a field absent
        from ``base`` is None there): the tablet did not really change it (it re-sent what it
        had), so this is a change on the server's side only and the server's value stays
-       (listed in ``merged_fields``, no conflict);
+       (no conflict; not in ``merged_fields``, which lists fields taken from the client);
     3. both changed it to the same value: taken silently;
     4. both changed it to different values: a supervisor's value since the base wins (the
        field is not applied); between canvassers the later HLC wins, the client's only when
@@ -74,8 +74,7 @@ def merge_update(
         elif value == current:
             take = False  # nothing to change, nothing to tell
         elif value == base.get(name):
-            take = False
-            result.merged_fields.append(name)
+            take = False  # the server's change stands; the tablet pulls it
         else:
             take = _client_wins(author, server_hlcs.get(name), client_hlc)
             result.conflicts[name] = {"base": base.get(name), "server": current, "client": value}

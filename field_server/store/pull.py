@@ -79,43 +79,44 @@ def pull_page(
     fetch = limit + 1
     candidates: list[tuple[tuple[int, int, Any], str, Any]] = []
 
-    unit_query = select(Unit).where(_after(Unit.change_seq, Unit.id, 0, position))
+    # Plain rows, not ORM objects: a page is read-only and building objects costs more
+    # than the query.
+    unit_query = select(Unit.__table__).where(_after(Unit.change_seq, Unit.id, 0, position))
     condition = scope_condition(scope.units)
     if condition is not None:
         unit_query = unit_query.where(condition)
-    for row in db.session.execute(unit_query.order_by(Unit.change_seq, Unit.id).limit(fetch)):
-        unit = row[0]
-        candidates.append(((unit.change_seq, 0, unit.id), "unit", unit))
+    units = db.session.execute(unit_query.order_by(Unit.change_seq, Unit.id).limit(fetch))
+    candidates += [((u.change_seq, 0, u.id), "unit", u) for u in units]
 
     assignments = db.session.execute(
-        select(Assignment)
+        select(Assignment.__table__)
         .where(
             Assignment.user_id == scope.user_id,
             _after(Assignment.change_seq, Assignment.id, 1, position),
         )
         .order_by(Assignment.change_seq, Assignment.id)
         .limit(fetch)
-    ).scalars()
+    )
     candidates += [((a.change_seq, 1, a.id), "assignment", a) for a in assignments]
 
     households = db.session.execute(
-        select(Household)
+        select(Household.__table__)
         .where(_household_in_scope(scope), _after(Household.change_seq, Household.id, 2, position))
         .order_by(Household.change_seq, Household.id)
         .limit(fetch)
-    ).scalars()
+    )
     candidates += [((h.change_seq, 2, h.id), "household", h) for h in households]
 
     in_scope_households = select(Household.id).where(_household_in_scope(scope))
     visits = db.session.execute(
-        select(Visit)
+        select(Visit.__table__)
         .where(
             Visit.household_id.in_(in_scope_households),
             _after(Visit.change_seq, Visit.id, 3, position),
         )
         .order_by(Visit.change_seq, Visit.id)
         .limit(fetch)
-    ).scalars()
+    )
     candidates += [((v.change_seq, 3, v.id), "visit", v) for v in visits]
 
     candidates.sort(key=lambda c: c[0])
@@ -125,12 +126,10 @@ def pull_page(
 
 
 def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, Any]]:
-    rows = [row for _, _, row in page]
-    units = [r for r in rows if isinstance(r, Unit)]
-    parents = parent_refs(units)
-    unit_ids = {r.unit_id for r in rows if isinstance(r, Assignment)}
-    for row in rows:
-        if isinstance(row, Household | Visit):
+    parents = parent_refs([row for _, entity, row in page if entity == "unit"])
+    unit_ids = {row.unit_id for _, entity, row in page if entity == "assignment"}
+    for _, entity, row in page:
+        if entity in ("household", "visit"):
             unit_ids.add(row.ward_id)
             if row.group_id:
                 unit_ids.add(row.group_id)
@@ -142,7 +141,7 @@ def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, A
                 select(Unit.id, Unit.scheme, Unit.code).where(Unit.id.in_(unit_ids))
             )
         }
-    user_ids = {r.canvasser_id for r in rows if isinstance(r, Visit)}
+    user_ids = {row.canvasser_id for _, entity, row in page if entity == "visit"}
     usernames = {}
     if user_ids:
         usernames = dict(
@@ -156,7 +155,7 @@ def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, A
                 {
                     "entity": "unit",
                     "op": "upsert",
-                    "id": row.ref,
+                    "id": f"{row.scheme}:{row.code}",
                     "version": row.version,
                     "data": {
                         "scheme": row.scheme,

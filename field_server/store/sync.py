@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from sync.address import normalise_address
 from sync.hlc import parse_hlc
 from sync.push import (
     HouseholdState,
@@ -24,6 +23,7 @@ from sync.push import (
     RevisionInfo,
     UnitInfo,
     VisitState,
+    normalised_address,
 )
 from sync.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
 
@@ -179,7 +179,7 @@ def load_push_context(
             household_ids.add(record_id)
             unit_refs.update(r for r in (_str(data.get("ward")), _str(data.get("group"))) if r)
             if _str(data.get("address")):
-                new_addresses.add(normalise_address(data["address"]))
+                new_addresses.add(normalised_address(data["address"]))
         elif isinstance(kind, str) and kind.startswith("visit.") and record_id:
             visit_ids.add(record_id)
             if _str(data.get("household_id")):

@@ -327,7 +327,7 @@ def visit(outcome: str, **counts: int | None) -> dict[str, Any]:
     return {"outcome": outcome, **NO_COUNTS, **counts}
 
 
-def counted(outcome: str, a, s, b, d, ps, pi) -> dict[str, Any]:  # noqa: PLR0913
+def counted(outcome: str, a, s, b, d, ps, pi) -> dict[str, Any]:
     return visit(
         outcome,
         adults=a,

@@ -1,0 +1,290 @@
+"""Push and pull throughput against a real server process on SQLite (`make bench`).
+
+Absolute times are noisy on a shared machine, so each figure is reported beside a baseline
+measured in the same run: a bare `sqlite3` executemany of the same rows into tables of the
+same shape, with the same durability (WAL, synchronous=FULL), one transaction per batch.
+Results go to docs/benchmarks.md (the section between the sync markers is rewritten).
+
+    python -m tests.benchmarks.bench_sync [--batches 40] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.e2e.processes import ServerPool, field_env, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_DOC = ROOT / "docs" / "benchmarks.md"
+BATCH = 500
+UNITS_CSV = """scheme,code,name,level,parent_code,adult_population,target_rate
+gso-2020,33,Tỉnh Hưng Yên,province,,,
+gso-2020,326,Huyện Văn Giang,district,33,,
+gso-2020,12019,Thị trấn Văn Giang,ward,326,9200,0.6
+"""
+
+
+def post(url: str, body: dict, token: str | None = None) -> dict:
+    request = urllib.request.Request(  # noqa: S310 (loopback only)
+        url, data=json.dumps(body).encode(), method="POST"
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+def get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url)  # noqa: S310 (loopback)
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def make_batches(device_id: str, batches: int) -> list[list[dict]]:
+    out, mutation_id, ms = [], 1, 1_597_458_600_000
+    for b in range(batches):
+        batch = []
+        for i in range(BATCH // 2):
+            household = str(uuid.uuid4())
+            ms += 1000
+            batch.append(
+                {
+                    "mutation_id": mutation_id,
+                    "type": "household.upsert",
+                    "id": household,
+                    "base_version": 0,
+                    "hlc": f"{ms}-0000-{device_id}",
+                    "data": {
+                        "ward": "gso-2020:12019",
+                        "group": None,
+                        "address": f"Số {b * BATCH + i}, ngõ {i % 40}, phố Bench",
+                        "lat": 20.95,
+                        "lon": 105.94,
+                        "head_name": "Nguyễn Văn A",
+                        "phone": None,
+                    },
+                }
+            )
+            ms += 1000
+            batch.append(
+                {
+                    "mutation_id": mutation_id + 1,
+                    "type": "visit.create",
+                    "id": str(uuid.uuid4()),
+                    "hlc": f"{ms}-0000-{device_id}",
+                    "data": {
+                        "household_id": household,
+                        "visited_at": datetime.fromtimestamp(ms / 1000, UTC).isoformat(),
+                        "outcome": "installed",
+                        "adults": 4,
+                        "smartphones": 3,
+                        "installed_before": 1,
+                        "installed_during": 2,
+                        "priority_subjects": 0,
+                        "priority_installed": 0,
+                        "lat": 20.9501,
+                        "lon": 105.9402,
+                        "accuracy_m": 12,
+                        "notes": "",
+                    },
+                }
+            )
+            mutation_id += 2
+        out.append(batch)
+    return out
+
+
+def baseline(batches: list[list[dict]], folder: Path) -> float:
+    """Rows per second for a bare sqlite3 executemany of the same rows."""
+    db = sqlite3.connect(folder / "baseline.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute(
+        "CREATE TABLE households (id TEXT PRIMARY KEY, ward TEXT, address TEXT, "
+        "lat REAL, lon REAL, head_name TEXT, version INT)"
+    )
+    db.execute(
+        "CREATE TABLE visits (id TEXT PRIMARY KEY, household_id TEXT REFERENCES "
+        "households(id), visited_at TEXT, outcome TEXT, adults INT, smartphones INT, "
+        "installed_before INT, installed_during INT, lat REAL, lon REAL, notes TEXT)"
+    )
+    start = time.perf_counter()
+    for batch in batches:
+        households = [
+            (
+                m["id"],
+                m["data"]["ward"],
+                m["data"]["address"],
+                m["data"]["lat"],
+                m["data"]["lon"],
+                m["data"]["head_name"],
+                1,
+            )
+            for m in batch
+            if m["type"] == "household.upsert"
+        ]
+        visits = [
+            (
+                m["id"],
+                m["data"]["household_id"],
+                m["data"]["visited_at"],
+                m["data"]["outcome"],
+                4,
+                3,
+                1,
+                2,
+                20.95,
+                105.94,
+                "",
+            )
+            for m in batch
+            if m["type"] == "visit.create"
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO households VALUES (?,?,?,?,?,?,?)", households)
+        db.executemany("INSERT INTO visits VALUES (?,?,?,?,?,?,?,?,?,?,?)", visits)
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return sum(len(b) for b in batches) / elapsed
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def run(batch_count: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = field_env(folder / "instance")
+        run_cli(env, "init-secrets")
+        run_cli(env, "db", "upgrade")
+        (folder / "units.csv").write_text(UNITS_CSV)
+        run_cli(env, "units", "import", str(folder / "units.csv"))
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("field-server")),
+                "users",
+                "create",
+                "cv.bench",
+                "--role",
+                "canvasser",
+                "--unit",
+                "gso-2020:12019",
+                "--password-stdin",
+            ],
+            env=env,
+            input="bench-password-1\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        pool = ServerPool(folder)
+        try:
+            server = pool(env, "--workers", "1")
+            device = str(uuid.uuid4())
+            login = post(
+                f"{server.url}/api/v1/auth/login",
+                {"username": "cv.bench", "password": "bench-password-1", "device_id": device},
+            )
+            token = login["access_token"]
+            batches = make_batches(device, batch_count)
+            start = time.perf_counter()
+            for batch in batches:
+                answer = post(
+                    f"{server.url}/api/v1/sync/push",
+                    {"device_id": device, "mutations": batch},
+                    token,
+                )
+                assert all(r["status"] == "applied" for r in answer["results"]), answer
+            push_seconds = time.perf_counter() - start
+            mutations = sum(len(b) for b in batches)
+
+            start, changes, cursor = time.perf_counter(), 0, ""
+            for _ in range(100_000):
+                page = get(f"{server.url}/api/v1/sync/pull?limit=500&cursor={cursor}", token)
+                changes += len(page["changes"])
+                cursor = page["cursor"]
+                if not page["has_more"]:
+                    break
+            pull_seconds = time.perf_counter() - start
+        finally:
+            pool.stop_all()
+        base = baseline(batches, folder)
+    return {
+        "mutations": mutations,
+        "push_rate": mutations / push_seconds,
+        "baseline_rate": base,
+        "changes": changes,
+        "pull_rate": changes / pull_seconds,
+    }
+
+
+def report(result: dict) -> str:
+    ratio = result["push_rate"] / result["baseline_rate"]
+    return "\n".join(
+        [
+            "<!-- bench:sync -->",
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; SQLite, one server process "
+            "(`field-server serve --workers 1`), HTTP on 127.0.0.1.",
+            "",
+            "| figure | measured | bar |",
+            "| --- | --- | --- |",
+            f"| push: {result['mutations']:,} mutations in batches of 500 (250 households + 250 "
+            f"visits) | {result['push_rate']:,.0f} mutations/s | 5,000 mutations/s |",
+            f"| bare `sqlite3` executemany of the same rows, same run | "
+            f"{result['baseline_rate']:,.0f} rows/s | (baseline) |",
+            f"| push as a share of the bare insert | {ratio:.1%} | |",
+            f"| pull: {result['changes']:,} changes with limit=500 | "
+            f"{result['pull_rate']:,.0f} changes/s | 20,000 changes/s |",
+            "<!-- /bench:sync -->",
+        ]
+    )
+
+
+def write(section: str) -> None:
+    text = BENCH_DOC.read_text() if BENCH_DOC.exists() else "# Benchmarks\n"
+    start, end = "<!-- bench:sync -->", "<!-- /bench:sync -->"
+    if start in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Sync\n\n" + section + "\n"
+    BENCH_DOC.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    section = report(run(args.batches))
+    print(section)
+    if args.write:
+        write(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -65,8 +65,18 @@ def test_every_error_code_is_documented_and_no_other():
     from field_server.errors import ERRORS
 
     text = (DOCS / "errors.md").read_text()
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.M))
+    codes = text.split("## Codes", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", codes, flags=re.M))
     assert documented == set(ERRORS)
+
+
+def test_every_rejection_code_is_documented():
+    from sync.records import REJECTION_CODES
+
+    errors = (DOCS / "errors.md").read_text().split("## Rejection codes", 1)[1]
+    protocol = (DOCS / "sync-protocol.md").read_text()
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", errors, flags=re.M)) == set(REJECTION_CODES)
+    assert [c for c in REJECTION_CODES if f"`{c}`" not in protocol] == []
 
 
 def test_every_setting_is_documented():

@@ -305,8 +305,10 @@ class Visit(db.Model):
 
 
 class Revision(db.Model):
-    """A record's data after each version, with who changed which fields: what the 3-way
-    merge compares a tablet's base_version against, and a visit's history."""
+    """One row per version of a record: the fields it changed with their values before it,
+    who changed them and the HLC. The base a tablet's base_version names is the record now
+    with the later versions undone (sync/push.py changes_since); a creation's row lists the
+    fields it set, with no previous values."""
 
     __tablename__ = "revisions"
     __table_args__ = (
@@ -317,7 +319,7 @@ class Revision(db.Model):
     entity: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(Integer)
-    data: Mapped[str] = mapped_column(Text)  # JSON: every data field after this version
+    data: Mapped[str] = mapped_column(Text)  # JSON: the changed fields' previous values
     changed: Mapped[str] = mapped_column(Text)  # JSON list of the fields this version changed
     author_role: Mapped[str] = mapped_column(String(16))
     author: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .auth.principal import current_principal_or_none
 from .errors import ApiError
 
 
@@ -16,7 +17,7 @@ def _serializer(kind: str) -> URLSafeSerializer:
 
 def encode_cursor(kind: str, position: Any) -> str:
     """A cursor for one list, bound to the caller so it cannot be replayed by another user."""
-    principal = g.get("principal")
+    principal = current_principal_or_none()
     return _serializer(kind).dumps({"p": position, "u": principal.user_id if principal else None})
 
 
@@ -27,7 +28,7 @@ def decode_cursor(kind: str, cursor: str | None) -> Any:
         data = _serializer(kind).loads(cursor)
     except BadSignature:
         raise ApiError("cursor_invalid") from None
-    principal = g.get("principal")
+    principal = current_principal_or_none()
     if not isinstance(data, dict) or data.get("u") != (principal.user_id if principal else None):
         raise ApiError("cursor_invalid")
     return data.get("p")

@@ -6,6 +6,13 @@ writes the result back in bulk. Nothing here does I/O: time and the server's clo
 as arguments, so every rule is tested without a database.
 
 State objects record what changed (``new``, ``dirty``) so the store writes only that.
+
+Revisions hold, for each version of a record, the fields that version changed with their
+values *before* it (a creation changed every field it was sent with, from nothing), who
+changed them and the HLC. The base a tablet edited (its ``base_version``) is the record as it
+is now with the later versions undone. Creations, most of the traffic, thus store no snapshot
+of the whole record, only the list of fields they set: that and their HLC are what a later
+merge against ``base_version`` 0 compares with.
 """
 
 from __future__ import annotations
@@ -116,7 +123,7 @@ class VisitState:
 @dataclass(frozen=True)
 class RevisionInfo:
     version: int
-    data: dict[str, Any]
+    previous: dict[str, Any]  # the changed fields' values before this version (JSON types)
     changed: tuple[str, ...]
     author_role: str
     hlc: HLC | None
@@ -194,8 +201,13 @@ class _Planner:
             household = self.ctx.households.get(household.merged_into)
         return household
 
-    def revision(self, entity: str, record_id: str, **row: Any) -> None:
-        self.plan.revisions.append({"entity": entity, "entity_id": record_id, **row})
+    def revision(
+        self, entity: str, record_id: str, *, previous: dict[str, Any], **row: Any
+    ) -> None:
+        """A revision row: ``previous`` holds the changed fields' values before it."""
+        self.plan.revisions.append(
+            {"entity": entity, "entity_id": record_id, "data": previous, **row}
+        )
 
     def conflict(
         self,
@@ -225,14 +237,29 @@ class _Planner:
     def changes_since(
         self, entity: str, record_id: str, base_version: int
     ) -> tuple[dict[str, Any], dict[str, str], dict[str, HLC]]:
-        """(base snapshot, field -> who changed it since base, field -> latest canvasser HLC)."""
-        history = self.ctx.revisions.get((entity, record_id), [])
+        """(base snapshot, field -> who changed it since base, field -> latest canvasser HLC).
+
+        The base is the record as it is now with the stored versions after ``base_version``
+        undone (each revision keeps its fields' previous values), or empty when no stored
+        version is at or below ``base_version``. Only stored revisions are history (as when
+        whole snapshots were stored): a field changed earlier in this batch alone keeps its
+        new value in the base, which nothing reads, since the merge consults the base only
+        for fields that stored versions changed (all undone here), and a merged-away
+        household, whose whole base the redirect compares, is never changed.
+        """
+        history = sorted(self.ctx.revisions.get((entity, record_id), ()), key=lambda r: r.version)
         base: dict[str, Any] = {}
         changed: dict[str, str] = {}
         hlcs: dict[str, HLC] = {}
-        for rev in sorted(history, key=lambda r: r.version):
+        if history and history[0].version <= base_version:
+            state = (self.ctx.households if entity == "household" else self.ctx.visits)[record_id]
+            base = _jsonable(state.data)
+            for rev in reversed(history):
+                if rev.version <= base_version:
+                    break
+                base.update((k, v) for k, v in rev.previous.items() if k in base)
+        for rev in history:
             if rev.version <= base_version:
-                base = dict(rev.data)
                 continue
             for name in rev.changed:
                 if rev.author_role in SUPERVISOR_ROLES:
@@ -500,7 +527,7 @@ class _Planner:
             "household",
             m.id,
             version=1,
-            data=values,
+            previous={},
             changed=sorted(data),
             author_role="canvasser",
             author=self.ctx.username,
@@ -524,6 +551,7 @@ class _Planner:
     def change_household(
         self, household: HouseholdState, values: dict[str, Any], m: Mutation | None
     ) -> None:
+        previous = _jsonable({name: household.data.get(name) for name in values})
         household.data.update(values)
         household.dirty.update(values)
         if "group" in values:
@@ -543,7 +571,7 @@ class _Planner:
             "household",
             household.id,
             version=household.version,
-            data=dict(household.data),
+            previous=previous,
             changed=sorted(values),
             author_role="canvasser",
             author=self.ctx.username,
@@ -600,7 +628,7 @@ class _Planner:
             "visit",
             m.id,
             version=1,
-            data=_jsonable(values),
+            previous={},
             changed=sorted(data),
             author_role="canvasser",
             author=self.ctx.username,
@@ -702,6 +730,7 @@ class _Planner:
         m: Mutation | None,
         author: str | None = None,
     ) -> None:
+        previous = _jsonable({name: visit.data.get(name) for name in values})
         visit.data.update(values)
         visit.dirty.update(values)
         visit.version += 1
@@ -715,7 +744,7 @@ class _Planner:
             "visit",
             visit.id,
             version=visit.version,
-            data=_jsonable(visit.data),
+            previous=previous,
             changed=sorted(values),
             author_role=author_role,
             author=author or self.ctx.username,
@@ -748,7 +777,7 @@ class _Planner:
             "visit",
             visit.id,
             version=visit.version,
-            data=_jsonable({**visit.data, "voided": True}),
+            previous={"voided": False},
             changed=["voided"],
             author_role="canvasser",
             author=self.ctx.username,
@@ -813,7 +842,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parsed(values: dict[str, Any]) -> dict[str, Any]:
-    """Revision snapshots hold times as text; compare them as times."""
+    """Bases hold times as text (as revisions store them); compare them as times."""
     parsed = dict(values)
     for name in ("visited_at", "come_back_at"):
         if isinstance(parsed.get(name), str):

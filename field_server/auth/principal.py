@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import g, request
+from flask import request
 
 from ..errors import ApiError
 from ..store import people
@@ -18,6 +19,16 @@ class Principal:
     role: str
     device_id: str | None
     token_id: str
+
+
+def request_cache() -> dict[str, Any]:
+    """Per-request memo. Not flask.g: g lives as long as the app context, which several
+    requests share when they are made from inside one (the demo's tablets, tests)."""
+    return request.environ.setdefault("field_server.cache", {})
+
+
+def current_principal_or_none() -> Principal | None:
+    return request_cache().get("principal")
 
 
 def bearer_token() -> str:
@@ -34,8 +45,9 @@ def authenticate() -> Principal:
     Order matters for clients: a deactivated user is token_invalid, a role or unit change
     (older `ver`) is token_expired, a revoked device is device_revoked.
     """
-    if "principal" in g:
-        return g.principal
+    cache = request_cache()
+    if "principal" in cache:
+        return cache["principal"]
     claims = decode_access_token(bearer_token())
     try:
         user_id = int(claims["sub"])
@@ -54,11 +66,11 @@ def authenticate() -> Principal:
             raise ApiError("device_revoked")
     if claims["ver"] != user.token_version or claims["role"] != user.role:
         raise ApiError("token_expired", details={"reason": "claims_changed"})
-    g.principal = Principal(
+    cache["principal"] = Principal(
         user_id=user.id,
         username=user.username,
         role=user.role,
         device_id=claims["dev"],
         token_id=claims["jti"],
     )
-    return g.principal
+    return cache["principal"]

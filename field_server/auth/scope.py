@@ -12,12 +12,12 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app
 
 from ..errors import ApiError
 from ..models import Unit, utcnow
 from ..store.units import Scope, assigned_roots
-from .principal import Principal, authenticate
+from .principal import Principal, authenticate, request_cache
 
 ALL_ROLES = frozenset({"admin", "district", "supervisor", "canvasser"})
 
@@ -60,20 +60,21 @@ def current_principal() -> Principal:
 
 def current_scope() -> Scope:
     """The caller's units: active assignments, and for canvassers those ended within grace."""
-    if "scope" not in g:
+    cache = request_cache()
+    if "scope" not in cache:
         principal = authenticate()
         if principal.role == "admin":
-            g.scope = Scope(everything=True, roots=())
+            cache["scope"] = Scope(everything=True, roots=())
         else:
             now = utcnow()
             grace = 0
             if principal.role == "canvasser":
                 grace = current_app.config["ASSIGNMENT_GRACE_DAYS"]
-            g.scope = Scope(
+            cache["scope"] = Scope(
                 everything=False,
                 roots=tuple(assigned_roots(principal.user_id, now - timedelta(days=grace))),
             )
-    return g.scope
+    return cache["scope"]
 
 
 def ensure_unit_in_scope(unit: Unit | None) -> Unit:

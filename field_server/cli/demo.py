@@ -137,8 +137,19 @@ def write_credentials(ctx: DemoContext) -> None:
     ctx.echo(f"Passwords: {path} (mode 0600)")
 
 
+def canvass(ctx: DemoContext) -> None:
+    """A day of canvassing: the demo tablets record visits and sync through the API."""
+    from .demo_tablets import simulate_tablets
+
+    simulate_tablets(ctx.app, ctx.passwords, ctx.echo)
+
+
 # Run in order. The tablet simulation (visits pushed through /api/v1/sync) goes last.
-STEPS: tuple[Callable[[DemoContext], None], ...] = (load_units_and_users, write_credentials)
+STEPS: tuple[Callable[[DemoContext], None], ...] = (
+    load_units_and_users,
+    write_credentials,
+    canvass,
+)
 
 
 def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:

@@ -14,15 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, or_, select
 
 from schemas.records import dump_household, dump_visit, rfc3339
 
 from ..extensions import db
 from ..models import Assignment, Household, Unit, User, Visit
+from .changes import PULLED_MODELS
 from .units import Scope, parent_refs, scope_condition
 
 RANKS = {"unit": 0, "assignment": 1, "household": 2, "visit": 3}
+ENTITIES = tuple(RANKS)
 START: tuple[int, int, Any] = (-1, -1, "")
 
 
@@ -60,36 +62,54 @@ def _after(column_seq: Any, column_key: Any, rank: int, position: tuple[int, int
         return column_seq >= seq
     if rank < last_rank:
         return column_seq > seq
-    return or_(column_seq > seq, and_(column_seq == seq, column_key > key))
+    # The first term is implied by the second; it gives the planner an index range.
+    return and_(column_seq >= seq, or_(column_seq > seq, and_(column_seq == seq, column_key > key)))
+
+
+def _not_indexed(column: Any) -> Any:
+    """The column as an expression no index serves, on SQLite: its planner would otherwise
+    read a whole ward through the ward index and sort it, for every page (quadratic in the
+    ward's size, and a full ward per incremental pull), instead of walking the change_seq
+    index from the cursor and stopping after ``limit`` rows. PostgreSQL's planner weighs
+    both by statistics and is left alone."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return column
+    return column.concat("") if isinstance(column.type, String) else column + 0
 
 
 def _household_in_scope(scope: PullScope) -> Any:
     clauses = []
     if scope.ward_ids:
-        clauses.append(Household.ward_id.in_(scope.ward_ids))
+        clauses.append(_not_indexed(Household.ward_id).in_(scope.ward_ids))
     if scope.group_ids:
-        clauses.append(Household.group_id.in_(scope.group_ids))
+        clauses.append(_not_indexed(Household.group_id).in_(scope.group_ids))
     return or_(*clauses) if clauses else Household.id.is_(None)
 
 
 def pull_page(
     scope: PullScope, position: tuple[int, int, Any], limit: int
 ) -> tuple[list[dict[str, Any]], tuple[int, int, Any], bool]:
-    """(changes, position after the last one, has_more)."""
-    fetch = limit + 1
-    candidates: list[tuple[tuple[int, int, Any], str, Any]] = []
+    """(changes, position after the last one, has_more).
 
-    # Plain rows, not ORM objects: a page is read-only and building objects costs more
-    # than the query.
-    unit_query = select(Unit.__table__).where(_after(Unit.change_seq, Unit.id, 0, position))
+    Two steps: each entity's next ``limit + 1`` positions (keys only) to find where the
+    page ends, then the full rows of just the page's records by primary key. Fetching
+    ``limit + 1`` full rows of all four entities to keep a quarter of them cost more than
+    the queries did.
+    """
+    fetch = limit + 1
+    keys: list[tuple[int, int, Any]] = []
+
+    unit_query = select(Unit.change_seq, Unit.id).where(
+        _after(Unit.change_seq, Unit.id, 0, position)
+    )
     condition = scope_condition(scope.units)
     if condition is not None:
         unit_query = unit_query.where(condition)
     units = db.session.execute(unit_query.order_by(Unit.change_seq, Unit.id).limit(fetch))
-    candidates += [((u.change_seq, 0, u.id), "unit", u) for u in units]
+    keys += [(seq, 0, key) for seq, key in units]
 
     assignments = db.session.execute(
-        select(Assignment.__table__)
+        select(Assignment.change_seq, Assignment.id)
         .where(
             Assignment.user_id == scope.user_id,
             _after(Assignment.change_seq, Assignment.id, 1, position),
@@ -97,31 +117,42 @@ def pull_page(
         .order_by(Assignment.change_seq, Assignment.id)
         .limit(fetch)
     )
-    candidates += [((a.change_seq, 1, a.id), "assignment", a) for a in assignments]
+    keys += [(seq, 1, key) for seq, key in assignments]
 
     households = db.session.execute(
-        select(Household.__table__)
+        select(Household.change_seq, Household.id)
         .where(_household_in_scope(scope), _after(Household.change_seq, Household.id, 2, position))
         .order_by(Household.change_seq, Household.id)
         .limit(fetch)
     )
-    candidates += [((h.change_seq, 2, h.id), "household", h) for h in households]
+    keys += [(seq, 2, key) for seq, key in households]
 
-    in_scope_households = select(Household.id).where(_household_in_scope(scope))
+    # Joined, not `household_id IN (in-scope households)`: that list is built from every
+    # household in scope for each page, where the join looks up only the page's households.
     visits = db.session.execute(
-        select(Visit.__table__)
-        .where(
-            Visit.household_id.in_(in_scope_households),
-            _after(Visit.change_seq, Visit.id, 3, position),
-        )
+        select(Visit.change_seq, Visit.id)
+        .join(Household, Household.id == Visit.household_id)
+        .where(_household_in_scope(scope), _after(Visit.change_seq, Visit.id, 3, position))
         .order_by(Visit.change_seq, Visit.id)
         .limit(fetch)
     )
-    candidates += [((v.change_seq, 3, v.id), "visit", v) for v in visits]
+    keys += [(seq, 3, key) for seq, key in visits]
 
-    candidates.sort(key=lambda c: c[0])
-    page, has_more = candidates[:limit], len(candidates) > limit
-    new_position = page[-1][0] if page else position
+    keys.sort()
+    page_keys, has_more = keys[:limit], len(keys) > limit
+    new_position = page_keys[-1] if page_keys else position
+
+    # Plain rows, not ORM objects: a page is read-only and building objects costs more
+    # than the query. Read in the same snapshot, so the rows are the ones just found.
+    rows: dict[tuple[int, Any], Any] = {}
+    for rank, entity in enumerate(RANKS):
+        model = PULLED_MODELS[entity]
+        wanted = [key for _, r, key in page_keys if r == rank]
+        if wanted:
+            table = model.__table__
+            found = db.session.execute(select(table).where(table.c.id.in_(wanted)))
+            rows.update(((rank, row.id), row) for row in found)
+    page = [(key, ENTITIES[key[1]], rows[key[1], key[2]]) for key in page_keys]
     return _dump(page), new_position, has_more
 
 

@@ -4,13 +4,20 @@
 (the ledger, units, households with their merge chains, visits, revisions, possible
 duplicates, the canvasser's recent visit times); ``write_push`` writes the plan with one
 executemany per table and stamps the change sequence. Never one round trip per mutation.
+
+The inserts bypass SQLAlchemy's per-row parameter processing (which cost more than the
+inserts themselves): the statement is compiled once per table and column set, and rows go
+to the driver's executemany as plain values, converted by the columns' own bind processors
+only where a type has one (times, booleans), and once per distinct object for the batch's
+shared timestamp. Everything stays bound parameters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -218,7 +225,7 @@ def load_push_context(
                 revisions.setdefault((entity, rev.entity_id), []).append(
                     RevisionInfo(
                         version=rev.version,
-                        data=json.loads(rev.data),
+                        previous=json.loads(rev.data),
                         changed=tuple(json.loads(rev.changed)),
                         author_role=rev.author_role,
                         hlc=parse_hlc(rev.hlc) if rev.hlc else None,
@@ -292,6 +299,21 @@ def _household_row(state: HouseholdState) -> dict[str, Any]:
     }
 
 
+_JSON_LISTS: dict[tuple[str, ...], str] = {}
+
+
+def _json_list(values: list[str]) -> str:
+    """JSON of a short list of names. The few that recur in nearly every row (a creation's
+    field list, a visit's flags) are encoded once per process."""
+    key = tuple(values)
+    text = _JSON_LISTS.get(key)
+    if text is None:
+        text = json.dumps(values)
+        if len(_JSON_LISTS) < 1024:
+            _JSON_LISTS[key] = text
+    return text
+
+
 def _visit_row(state: VisitState) -> dict[str, Any]:
     return {
         "id": state.id,
@@ -307,10 +329,61 @@ def _visit_row(state: VisitState) -> dict[str, Any]:
         "order_node": state.order_key[2],
         "version": state.version,
         "review_status": state.review_status,
-        "flags": json.dumps(state.flags),
+        "flags": _json_list(state.flags),
         "voided": state.voided,
         "void_reason": state.void_reason,
     }
+
+
+_Process = Callable[[Any], Any]
+# (dialect, table, columns) -> (SQL, positional?, parameter names in order, bind processors)
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, bool, list[str], list[Any]]] = {}
+
+
+def _compiled_insert(
+    dialect: Any, table: Table, columns: tuple[str, ...]
+) -> tuple[str, bool, list[str], list[Any]]:
+    key = (dialect.name, table.name, columns)
+    if key not in _INSERTS:
+        compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=dialect)
+        names = list(compiled.positiontup or ()) if compiled.positional else list(columns)
+        processors = [table.c[name].type.bind_processor(dialect) for name in names]
+        _INSERTS[key] = (str(compiled), compiled.positional, names, processors)
+    return _INSERTS[key]
+
+
+def _once_per_object(process: _Process) -> _Process:
+    """A bind processor that converts a run of the same object (the batch's ``now`` in
+    every row) once. Made per call: it keeps state."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[1] = process(value)
+            last[0] = value
+        return last[1]
+
+    return convert
+
+
+def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
+    """One driver executemany of rows that all have the same keys."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    sql, positional, names, processors = _compiled_insert(connection.dialect, table, tuple(rows[0]))
+    values: list[Any] = list(map(itemgetter(*names), rows))
+    converted = [(i, _once_per_object(p)) for i, p in enumerate(processors) if p is not None]
+    if converted:
+        rows_as_lists = [list(v) for v in values]
+        for index, convert in converted:
+            for value in rows_as_lists:
+                value[index] = convert(value[index])
+        values = [tuple(v) for v in rows_as_lists]
+    if positional:
+        connection.exec_driver_sql(sql, values)
+    else:
+        connection.exec_driver_sql(sql, [dict(zip(names, v, strict=True)) for v in values])
 
 
 def _bulk_update(table: Table, rows: list[dict[str, Any]]) -> None:
@@ -335,43 +408,54 @@ def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: dat
             "created_by_device": ctx.device_id,
             "created_at": now,
             "updated_at": now,
-            "change_seq": 0,
+            "change_seq": None,
         }
         for h in households
         if h.new
     ]
     changed_households = [
-        _household_row(h) | {"updated_at": now}
+        _household_row(h) | {"updated_at": now, "change_seq": None}
         for h in households
         if not h.new and (h.dirty or h.id in plan.counters_changed)
     ]
     visits = ctx.visits.values()
     new_visits = [
-        _visit_row(v) | {"received_at": now, "updated_at": now, "change_seq": 0}
+        _visit_row(v) | {"received_at": now, "updated_at": now, "change_seq": None}
         for v in visits
         if v.new
     ]
-    changed_visits = [_visit_row(v) | {"updated_at": now} for v in visits if not v.new and v.dirty]
+    changed_visits = [
+        _visit_row(v) | {"updated_at": now, "change_seq": None}
+        for v in visits
+        if not v.new and v.dirty
+    ]
+    # Every pulled row this writes carries the transaction's position (store/changes.py),
+    # taken now that the plan is made, and written with the rows rather than after them.
+    stamped = new_households + changed_households + new_visits + changed_visits
+    if stamped:
+        position = changes.take_position()
+        for row in stamped:
+            row["change_seq"] = position
 
     # Parents before children: households, then visits, revisions, conflicts, the ledger.
-    if new_households:
-        db.session.execute(insert(H), new_households)
+    _insert_many(H, new_households)
     _bulk_update(H, changed_households)
-    if new_visits:
-        db.session.execute(insert(V), new_visits)
+    _insert_many(V, new_visits)
     _bulk_update(V, changed_visits)
-    if plan.revisions:
-        db.session.execute(
-            insert(Revision.__table__),
-            [
-                r
-                | {
-                    "data": json.dumps(r["data"], ensure_ascii=False, default=str),
-                    "changed": json.dumps(r["changed"]),
-                }
-                for r in plan.revisions
-            ],
-        )
+    _insert_many(
+        Revision.__table__,  # type: ignore[arg-type]
+        [
+            r
+            | {
+                # A creation's previous values: none.
+                "data": json.dumps(r["data"], ensure_ascii=False, default=str)
+                if r["data"]
+                else "{}",
+                "changed": _json_list(r["changed"]),
+            }
+            for r in plan.revisions
+        ],
+    )
     if plan.conflicts:
         db.session.execute(
             insert(Conflict.__table__),
@@ -380,28 +464,21 @@ def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: dat
                 for c in plan.conflicts
             ],
         )
-    if plan.ledger_rows:
-        db.session.execute(
-            insert(DeviceMutation.__table__),
-            [
-                r
-                | {
-                    "result": json.dumps(r["result"], ensure_ascii=False),
-                    "payload": json.dumps(r["payload"], ensure_ascii=False)
-                    if r["payload"] is not None
-                    else None,
-                }
-                for r in plan.ledger_rows
-            ],
-        )
+    _insert_many(
+        DeviceMutation.__table__,  # type: ignore[arg-type]
+        [
+            r
+            | {
+                "result": json.dumps(r["result"], ensure_ascii=False),
+                "payload": json.dumps(r["payload"], ensure_ascii=False)
+                if r["payload"] is not None
+                else None,
+            }
+            for r in plan.ledger_rows
+        ],
+    )
     if device is not None:
         device.last_mutation_id = plan.last_mutation_id
         device.last_push_at = now
         device.last_seen_at = now
         db.session.flush()
-    changes.stamp(
-        {
-            "household": [r["id"] for r in new_households + changed_households],
-            "visit": [r["id"] for r in new_visits + changed_visits],
-        }
-    )

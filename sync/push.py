@@ -209,6 +209,21 @@ class _Planner:
             {"entity": entity, "entity_id": record_id, "data": previous, **row}
         )
 
+    def created(self, entity: str, record_id: str, data: dict[str, Any], hlc: str) -> None:
+        """Version 1 by this tablet: which fields it set, and when (nothing to undo)."""
+        self.revision(
+            entity,
+            record_id,
+            version=1,
+            previous={},
+            changed=sorted(data),
+            author_role="canvasser",
+            author=self.ctx.username,
+            device_id=self.ctx.device_id,
+            hlc=hlc,
+            at=self.now,
+        )
+
     def conflict(
         self,
         kind: str,
@@ -523,18 +538,7 @@ class _Planner:
         duplicate_of = self.ctx.address_index.get((ward_id, norm))
         self.ctx.households[m.id] = household
         self.ctx.address_index.setdefault((ward_id, norm), m.id)
-        self.revision(
-            "household",
-            m.id,
-            version=1,
-            previous={},
-            changed=sorted(data),
-            author_role="canvasser",
-            author=self.ctx.username,
-            device_id=self.ctx.device_id,
-            hlc=format_hlc(m.hlc),
-            at=self.now,
-        )
+        self.created("household", m.id, data, format_hlc(m.hlc))
         self.observe(m)
         result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
         if duplicate_of is not None and duplicate_of != m.id:
@@ -624,18 +628,7 @@ class _Planner:
         self.ctx.visits[m.id] = visit
         self.by_household.setdefault(household.id, []).append(visit)
         self.recount(household)
-        self.revision(
-            "visit",
-            m.id,
-            version=1,
-            previous={},
-            changed=sorted(data),
-            author_role="canvasser",
-            author=self.ctx.username,
-            device_id=self.ctx.device_id,
-            hlc=visit.hlc,
-            at=self.now,
-        )
+        self.created("visit", m.id, data, visit.hlc)
         result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
         if visit.flags:
             result["flags"] = visit.flags

@@ -15,7 +15,7 @@ shared timestamp. Everything stays bound parameters.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -45,17 +45,11 @@ from ..models import (
     Visit,
 )
 from . import changes
+from .batching import chunks
 
 H: Table = Household.__table__  # type: ignore[assignment]
 V: Table = Visit.__table__  # type: ignore[assignment]
 U: Table = Unit.__table__  # type: ignore[assignment]
-CHUNK = 500  # ids per IN (...) list
-
-
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    items = list(dict.fromkeys(values))
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 def lock_device(device_id: str) -> Device:
@@ -100,11 +94,11 @@ def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dic
     for scheme, code in pairs:
         by_scheme.setdefault(scheme, []).append(code)
     for scheme, codes in by_scheme.items():
-        for chunk in _chunks(codes):
+        for chunk in chunks(codes):
             rows += db.session.execute(
                 select(U).where(U.c.scheme == scheme, U.c.code.in_(chunk))
             ).all()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows += db.session.execute(select(U).where(U.c.id.in_(chunk))).all()
     infos = [_unit_info(r) for r in rows]
     return {u.ref: u for u in infos}, {u.id: u for u in infos}
@@ -195,7 +189,7 @@ def load_push_context(
                 times.append(when)
 
     visit_rows = []
-    for chunk in _chunks(visit_ids):
+    for chunk in chunks(visit_ids):
         visit_rows += db.session.execute(select(V).where(V.c.id.in_(chunk))).all()
     household_ids.update(r.household_id for r in visit_rows)
 
@@ -203,12 +197,12 @@ def load_push_context(
     wanted = set(household_ids)
     while wanted:  # follow merge chains to their survivors
         found = []
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             found += db.session.execute(select(H).where(H.c.id.in_(chunk))).all()
         household_rows.update({r.id: r for r in found})
         wanted = {r.merged_into for r in found if r.merged_into} - set(household_rows)
 
-    for chunk in _chunks(household_rows):
+    for chunk in chunks(household_rows):
         visit_rows += db.session.execute(select(V).where(V.c.household_id.in_(chunk))).all()
 
     unit_ids = {r.ward_id for r in household_rows.values()}
@@ -217,7 +211,7 @@ def load_push_context(
 
     revisions: dict[tuple[str, str], list[RevisionInfo]] = {}
     for entity, ids in (("household", household_rows), ("visit", visit_ids)):
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = db.session.execute(
                 select(Revision).where(Revision.entity == entity, Revision.entity_id.in_(chunk))
             ).scalars()
@@ -235,7 +229,7 @@ def load_push_context(
     address_index: dict[tuple[int, str], str] = {}
     ward_ids = {u.id for u in units_by_ref.values() if u.level == "ward"}
     if new_addresses and ward_ids:
-        for chunk in _chunks(new_addresses):
+        for chunk in chunks(new_addresses):
             rows = db.session.execute(
                 select(H.c.id, H.c.ward_id, H.c.address_norm).where(
                     H.c.ward_id.in_(ward_ids),

@@ -15,7 +15,7 @@ change, so importing the same file twice changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,10 +35,8 @@ from sync.geography import (
 from ..extensions import db
 from ..models import Unit
 from . import audit, changes
+from .batching import chunks
 from .engine import write_transaction
-
-# Rows per statement when binding many values: far below SQLite's variable limit.
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def stored_units(keys: Iterable[UnitKey]) -> dict[UnitKey, StoredUnit]:
         by_scheme.setdefault(scheme, []).append(code)
     found: dict[UnitKey, StoredUnit] = {}
     for scheme, codes in by_scheme.items():
-        for chunk in _chunks(sorted(codes)):
+        for chunk in chunks(sorted(codes)):
             rows = db.session.execute(
                 select(
                     Unit.id,
@@ -140,7 +138,7 @@ def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -
     for level in LEVELS:
         units = [u for u in plan.units if u.level == level]
         new = [u for u in units if u.action == "create"]
-        for chunk in _chunks(new):
+        for chunk in chunks(new):
             rows = db.session.execute(
                 insert(table).returning(table.c.id, table.c.scheme, table.c.code),
                 [
@@ -167,7 +165,7 @@ def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -
             _set_new_paths(level)
         changed = [u for u in units if u.action == "update"]
         touched += [u.key for u in new + changed]
-        for chunk in _chunks(changed):
+        for chunk in chunks(changed):
             _update_changed(chunk, ids, now)
         for unit in changed:
             if unit.moved:
@@ -248,8 +246,3 @@ def dump_units(scheme: str | None = None) -> list[Unit]:
 
 def count_units() -> int:
     return db.session.execute(select(func.count()).select_from(Unit)).scalar_one()
-
-
-def _chunks(items: list) -> Iterator[list]:  # type: ignore[type-arg]
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]

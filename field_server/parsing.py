@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask import request
 from marshmallow import Schema, ValidationError
 
@@ -25,8 +26,10 @@ def parse_body(schema: Schema) -> dict[str, Any]:
         raise ApiError("unsupported_media_type")
     raw = request.get_data(cache=True)
     try:
-        payload = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+        # orjson: a 5 MB push parses several times faster; it also refuses what JSON does
+        # not allow (NaN, invalid UTF-8, lone surrogates) where the standard module accepts it.
+        payload = orjson.loads(raw) if raw else None
+    except ValueError:
         raise ApiError("json_invalid") from None
     if not isinstance(payload, dict):
         raise ApiError("validation_failed", errors={"_schema": ["The body must be a JSON object."]})

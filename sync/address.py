@@ -150,7 +150,8 @@ _WORDS_PATTERN = re.compile(_START + "(" + _alternatives(_WORDS) + ")" + _END)
 _BEFORE_NUMBER_PATTERN = re.compile(
     _START + "(" + _alternatives(_WORDS_BEFORE_NUMBER) + r")\s*(?=\d)"
 )
-_NUMBER_LABEL = re.compile(_START + r"số\s+(?=\d)")
+_NUMBER_WORD = "số"
+_NUMBER_LABEL = re.compile(_START + _NUMBER_WORD + r"\s+(?=\d)")
 
 # House paths and ranges: a slash with a number on one side joins its neighbours, spaces or
 # not ("12 / 34", "12a/3"); a dash does between two numbers ("12 - 14"), or unspaced with a
@@ -176,6 +177,24 @@ def _dotted(match: re.Match[str]) -> str:
     return match.group(0) if word is None else word + " "
 
 
+def _tone_moved(match: re.Match[str]) -> str:
+    return _TONE_MOVES[match.group(0)]
+
+
+def _glued(match: re.Match[str]) -> str:
+    return _GLUED[match.group(1)] + " "
+
+
+_word_before_number = _one_word(_WORDS_BEFORE_NUMBER)
+_word = _one_word(_WORDS)
+
+# Characters without which a step cannot match: the step is skipped when the text has
+# none of them (most addresses have no slash, dash, dot or old-style tone), since every
+# pattern costs a scan of the whole text. Normalising runs at least twice per address.
+_TRANSLATED = frozenset(map(chr, _CHARACTERS))
+_TONED = frozenset(key[1] for key in _TONE_MOVES)
+
+
 def normalise_address(text: str) -> str:
     """One canonical spelling of an address (the rules are in the module docstring)."""
     value = _normalise_once(text)
@@ -193,19 +212,31 @@ _MAX_PASSES = 5
 
 
 def _normalise_once(text: str) -> str:
-    value = unicodedata.normalize("NFC", text).translate(_CHARACTERS).lower()
-    value = _TONE_PATTERN.sub(lambda m: _TONE_MOVES[m.group(0)], value)
+    value = unicodedata.normalize("NFC", text)
+    if not _TRANSLATED.isdisjoint(value):
+        value = value.translate(_CHARACTERS)
+    value = value.lower()
+    if not _TONED.isdisjoint(value):
+        value = _TONE_PATTERN.sub(_tone_moved, value)
     value = _SPACES.sub(" ", value)
-    value = _DASH.sub("-", _SLASH.sub("/", value))
-    value = _DOTTED_PATTERN.sub(_dotted, value)
-    value = _GLUED_PATTERN.sub(lambda m: _GLUED[m.group(1)] + " ", value)
+    if "/" in value:
+        value = _SLASH.sub("/", value)
+    if "-" in value:
+        value = _DASH.sub("-", value)
+    if "." in value:
+        value = _DOTTED_PATTERN.sub(_dotted, value)
+    value = _GLUED_PATTERN.sub(_glued, value)
     value = _PUNCTUATION.sub(" ", value)
-    value = _LOOSE_JOINER.sub(" ", value)
-    value = _BEFORE_NUMBER_PATTERN.sub(_one_word(_WORDS_BEFORE_NUMBER), value)
-    value = _WORDS_PATTERN.sub(_one_word(_WORDS), value)
-    value = _NUMBER_LABEL.sub("", value)
-    value = _LEADING_ZEROS.sub("", value)
-    return _SPACES.sub(" ", value).strip()
+    if "/" in value or "-" in value:
+        value = _LOOSE_JOINER.sub(" ", value)
+    value = _BEFORE_NUMBER_PATTERN.sub(_word_before_number, value)
+    value = _WORDS_PATTERN.sub(_word, value)
+    if _NUMBER_WORD in value:
+        value = _NUMBER_LABEL.sub("", value)
+    if "0" in value:
+        value = _LEADING_ZEROS.sub("", value)
+    # str.split() splits at exactly the characters \s matches, and drops the ends.
+    return " ".join(value.split())
 
 
 def fold_diacritics(text: str) -> str:

@@ -60,9 +60,34 @@ SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 normalised_address = functools.lru_cache(maxsize=8192)(normalise_address)
 
 
+# json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds this C
+# encoder anew on every call, with these very settings, and that setup cost as much as the
+# encoding of a small mutation: built once, it gives the same bytes (stored hashes must keep
+# matching). Its circular-reference bookkeeping is left out (markers None): parsed JSON has
+# no cycles.
+_canonical_encoder = (
+    json.encoder.c_make_encoder(
+        None,  # markers
+        json.JSONEncoder().default,  # for a value JSON has no form for: the same TypeError
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        ":",  # key separator
+        ",",  # item separator
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
 def canonical_hash(raw: Any) -> str:
     """The content of a mutation as canonical JSON, hashed: equal content, equal hash."""
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _canonical_encoder is not None and type(raw) is dict:
+        text = "".join(_canonical_encoder(raw, 0))
+    else:
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -110,12 +135,12 @@ class VisitState:
     dirty: set[str] = field(default_factory=set)
 
     def facts(self) -> VisitFacts:
-        counts = {f: self.data.get(f) for f in COUNT_FIELDS}
-        has_counts = all(v is not None for v in counts.values())
+        data = self.data
+        counts = {f: data.get(f) for f in COUNT_FIELDS}
         return VisitFacts(
             id=self.id,
             order_key=self.order_key,
-            counts=counts if has_counts else None,  # type: ignore[arg-type]
+            counts=None if None in counts.values() else counts,  # type: ignore[arg-type]
             counting=not self.voided and self.review_status != "rejected",
         )
 
@@ -169,6 +194,14 @@ def _wall_ms(now: datetime) -> int:
     return int(now.timestamp() * 1000)
 
 
+_HANDLERS = {
+    "household.upsert": "household_upsert",
+    "visit.create": "visit_create",
+    "visit.update": "visit_update",
+    "visit.void": "visit_void",
+}
+
+
 class _Planner:
     def __init__(
         self,
@@ -180,6 +213,11 @@ class _Planner:
         self.ctx, self.now, self.clock, self.new_id = ctx, now, clock, new_id
         self.plan = PushPlan(last_mutation_id=ctx.last_mutation_id)
         self.mutation_id = 0  # the one being applied
+        self.wall_ms = _wall_ms(now)
+        self.latest_visit_time = now + timedelta(milliseconds=MAX_CLOCK_AHEAD_MS)
+        # (ward id, group id) -> in scope: units and scope are fixed for the batch, and
+        # nearly every mutation asks about the same one or two.
+        self.scope: dict[tuple[int, int | None], bool] = {}
         # household id -> its visits: the counter and flag rules look at a household's
         # visits for every visit, and a scan of the whole batch each time is quadratic.
         ctx.canvasser_times.sort()
@@ -190,8 +228,12 @@ class _Planner:
     # --- shared helpers ------------------------------------------------------------------
 
     def in_scope(self, ward_id: int, group_id: int | None) -> bool:
-        unit = self.ctx.units_by_id.get(group_id if group_id is not None else ward_id)
-        return unit is not None and any(unit.path.startswith(p) for p in self.ctx.scope_paths)
+        known = self.scope.get((ward_id, group_id))
+        if known is None:
+            unit = self.ctx.units_by_id.get(group_id if group_id is not None else ward_id)
+            known = unit is not None and unit.path.startswith(tuple(self.ctx.scope_paths))
+            self.scope[ward_id, group_id] = known
+        return known
 
     def survivor(self, household_id: str) -> HouseholdState | None:
         seen: set[str] = set()
@@ -211,17 +253,20 @@ class _Planner:
 
     def created(self, entity: str, record_id: str, data: dict[str, Any], hlc: str) -> None:
         """Version 1 by this tablet: which fields it set, and when (nothing to undo)."""
-        self.revision(
-            entity,
-            record_id,
-            version=1,
-            previous={},
-            changed=sorted(data),
-            author_role="canvasser",
-            author=self.ctx.username,
-            device_id=self.ctx.device_id,
-            hlc=hlc,
-            at=self.now,
+        # The row revision() makes, built in one go: a batch is mostly creations.
+        self.plan.revisions.append(
+            {
+                "entity": entity,
+                "entity_id": record_id,
+                "data": {},
+                "version": 1,
+                "changed": sorted(data),
+                "author_role": "canvasser",
+                "author": self.ctx.username,
+                "device_id": self.ctx.device_id,
+                "hlc": hlc,
+                "at": self.now,
+            }
         )
 
     def conflict(
@@ -288,7 +333,7 @@ class _Planner:
     def observe(self, mutation: Mutation) -> bool:
         """Merge the device's clock into the server's; True when it is suspect (too far
         ahead), in which case it is not merged: the server's clock never runs ahead."""
-        wall = _wall_ms(self.now)
+        wall = self.wall_ms
         self.plan.skews_ms.append(mutation.hlc.ms - wall)
         if is_suspect(mutation.hlc, wall):
             return True
@@ -298,37 +343,33 @@ class _Planner:
     def order_key(self, mutation: Mutation, visited_at: datetime | None) -> tuple[HLC, bool]:
         """The HLC a visit is ordered by, and whether the device's clock is suspect (then
         the server orders the visit by its own receipt time instead)."""
-        ahead = visited_at is not None and visited_at > self.now + timedelta(
-            milliseconds=MAX_CLOCK_AHEAD_MS
-        )
+        ahead = visited_at is not None and visited_at > self.latest_visit_time
         if self.observe(mutation) or ahead:
-            return self.clock.now(_wall_ms(self.now)), True
+            return self.clock.now(self.wall_ms), True
         return mutation.hlc, False
 
     def recount(self, household: HouseholdState) -> None:
-        facts = [v.facts() for v in self.by_household.get(household.id, [])]
-        counters = derive_counters(facts)
+        counters = derive_counters([v.facts() for v in self.by_household.get(household.id, ())])
         if counters != household.counters:
             household.counters = counters
             self.plan.counters_changed.add(household.id)
 
     def flags_for(self, visit: VisitState, household: HouseholdState) -> list[str]:
         flags = [f for f in visit.flags if f in ("clock_suspect", "too_fast")]
-        visit_pos = None
-        if visit.data.get("lat") is not None and visit.data.get("lon") is not None:
-            visit_pos = (visit.data["lat"], visit.data["lon"])
-        if gps_far(household.first_pos, visit_pos):
+        data = visit.data
+        lat, lon = data.get("lat"), data.get("lon")
+        if lat is not None and lon is not None and gps_far(household.first_pos, (lat, lon)):
             flags.append("gps_far_from_household")
-        facts = visit.facts()
-        if facts.counts is not None:
+        counts = {f: data.get(f) for f in COUNT_FIELDS}
+        if None not in counts.values():
             earlier = [
                 v.facts()
-                for v in self.by_household.get(household.id, [])
+                for v in self.by_household.get(household.id, ())
                 if v.id != visit.id and v.order_key < visit.order_key
             ]
-            if installed_decreased(facts.counts, earlier, visit.order_key):
+            if earlier and installed_decreased(counts, earlier, visit.order_key):  # type: ignore[arg-type]
                 flags.append("installed_decreased")
-            if outcome_mismatch(visit.data):
+            if outcome_mismatch(data):
                 flags.append("outcome_mismatch")
         return sorted(set(flags))
 
@@ -364,13 +405,7 @@ class _Planner:
         self.mutation_id = mutation_id
         try:
             mutation = parse_mutation(raw)
-            handler = {
-                "household.upsert": self.household_upsert,
-                "visit.create": self.visit_create,
-                "visit.update": self.visit_update,
-                "visit.void": self.visit_void,
-            }[mutation.type]
-            result, ward_id = handler(mutation)
+            result, ward_id = getattr(self, _HANDLERS[mutation.type])(mutation)
             result = {"mutation_id": mutation_id, **result}
             self.ledger(raw, mutation_id, digest, result, ward_id)
             return result
@@ -387,8 +422,35 @@ class _Planner:
         }
         if rejected.errors:
             result["errors"] = rejected.errors
+        if ward_id is None:
+            ward_id = self.aimed_ward(raw)
         self.ledger(raw, mutation_id, digest, result, ward_id, payload=raw)
         return result
+
+    def aimed_ward(self, raw: dict[str, Any]) -> int | None:
+        """The ward a refused mutation was meant for, when it can be told and lies in the
+        canvasser's scope: its supervisors then see it among the rejections. Otherwise
+        None (the rejection is shown to the supervisors of the canvasser's own wards)."""
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        household = None
+        if record_id in self.ctx.visits:
+            visit = self.ctx.visits[record_id]
+            return visit.ward_id if self.in_scope(visit.ward_id, visit.group_id) else None
+        if isinstance(data.get("household_id"), str):
+            household = self.survivor(data["household_id"])
+        elif record_id is not None:
+            household = self.survivor(record_id)
+        if household is not None:
+            if self.in_scope(household.ward_id, household.group_id):
+                return household.ward_id
+            return None
+        unit = (
+            self.ctx.units_by_ref.get(data["ward"]) if isinstance(data.get("ward"), str) else None
+        )
+        if unit is not None and unit.level == "ward" and self.in_scope(unit.id, None):
+            return unit.id
+        return None
 
     def ledger(
         self,

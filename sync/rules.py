@@ -97,7 +97,7 @@ def _has_counts(visit: VisitFacts) -> bool:
     return (
         visit.counting
         and visit.counts is not None
-        and all(visit.counts.get(name) is not None for name in COUNT_FIELDS)
+        and None not in map(visit.counts.get, COUNT_FIELDS)
     )
 
 
@@ -118,11 +118,16 @@ def derive_counters(visits: Iterable[VisitFacts]) -> Counters:
     counted = [visit for visit in visits if _has_counts(visit)]
     if not counted:
         return Counters()
-    latest = max(counted, key=_order).counts
-    assert latest is not None
+    if len(counted) == 1:  # a household's first visit, the usual case: nothing to compare
+        latest = counted[0].counts
+        assert latest is not None
+        installed, priority = _installs(latest), latest["priority_installed"]
+    else:
+        latest = max(counted, key=_order).counts
+        assert latest is not None
+        installed = max(_installs(visit.counts) for visit in counted)  # type: ignore[arg-type]
+        priority = max(visit.counts["priority_installed"] for visit in counted)  # type: ignore[index]
     adults = latest["adults"]
-    installed = max(_installs(visit.counts) for visit in counted)  # type: ignore[arg-type]
-    priority = max(visit.counts["priority_installed"] for visit in counted)  # type: ignore[index]
     return Counters(
         adults=adults,
         smartphones=latest["smartphones"],

@@ -9,6 +9,7 @@ stderr.
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -43,7 +44,13 @@ class FieldServerApplication(BaseApplication):  # type: ignore[misc]
         from .. import create_app
 
         # Called in the worker after the fork (preload_app is off).
-        return create_app()
+        app = create_app()
+        # The app's modules, schemas and compiled statements live as long as the worker:
+        # keeping them out of the collector's generations spares the full collections that
+        # a push of 500 mutations would otherwise trigger (a few ms per request).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 @click.command("serve")

@@ -9,23 +9,40 @@ their grace period, the households there, all their visits, and the caller's ass
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, or_, select
+from sqlalchemy import BigInteger, String, and_, bindparam, or_, select, type_coerce
+from sqlalchemy.engine import Dialect
 
-from schemas.records import dump_household, dump_visit, rfc3339
+from schemas.records import (
+    HOUSEHOLD_KEYS,
+    HOUSEHOLD_REFS,
+    VISIT_KEYS,
+    VISIT_REFS,
+    VISIT_TIMES,
+    flags_list,
+    rfc3339,
+)
 
 from ..extensions import db
-from ..models import Assignment, Household, Unit, User, Visit
+from ..models import Assignment, Device, Household, Unit, User, Visit
 from .changes import PULLED_MODELS
 from .units import Scope, parent_refs, scope_condition
 
 RANKS = {"unit": 0, "assignment": 1, "household": 2, "visit": 3}
 ENTITIES = tuple(RANKS)
 START: tuple[int, int, Any] = (-1, -1, "")
+
+# Households and visits are read as plain tuples in the order their records show them
+# (schemas/records.py), with the unit and user ids in the places of the refs shown instead.
+_STORED = {"ward": "ward_id", "group": "group_id", "canvasser": "canvasser_id"}
+_H = {key: i for i, key in enumerate(HOUSEHOLD_KEYS)}
+_V = {key: i for i, key in enumerate(VISIT_KEYS)}
+_V_TIMES = tuple(_V[key] for key in VISIT_TIMES)
 
 
 @dataclass(frozen=True)
@@ -56,34 +73,149 @@ def pull_scope(user_id: int, roots: Sequence[tuple[int, str]]) -> PullScope:
     return PullScope(user_id, scope, frozenset(ward_ids), frozenset(group_ids))
 
 
-def _after(column_seq: Any, column_key: Any, rank: int, position: tuple[int, int, Any]) -> Any:
-    seq, last_rank, key = position
-    if rank > last_rank:
-        return column_seq >= seq
-    if rank < last_rank:
-        return column_seq > seq
+def last_mutation_id(device_id: str) -> int:
+    """The device's last acknowledged mutation, read in the pull's snapshot."""
+    value = db.session.execute(
+        select(Device.last_mutation_id).where(Device.device_id == device_id)
+    ).scalar_one_or_none()
+    return 0 if value is None else value
+
+
+def _compare(rank: int, last_rank: int) -> int:
+    return (rank > last_rank) - (rank < last_rank)
+
+
+def _after(seq: Any, key: Any, order: int, name: str) -> Any:
+    """Positions after a bound one (``name``_seq, ``name``_key) of an entity ranked
+    ``order`` (-1, 0, 1) against the bound position's entity."""
+    bound_seq = bindparam(f"{name}_seq", type_=BigInteger())
+    if order > 0:
+        return seq >= bound_seq
+    if order < 0:
+        return seq > bound_seq
+    bound_key = bindparam(f"{name}_key", type_=key.type)
     # The first term is implied by the second; it gives the planner an index range.
-    return and_(column_seq >= seq, or_(column_seq > seq, and_(column_seq == seq, column_key > key)))
+    return and_(seq >= bound_seq, or_(seq > bound_seq, and_(seq == bound_seq, key > bound_key)))
 
 
-def _not_indexed(column: Any) -> Any:
+def _up_to(seq: Any, key: Any, order: int, name: str) -> Any:
+    """Positions up to and including a bound one: the complement of _after."""
+    bound_seq = bindparam(f"{name}_seq", type_=BigInteger())
+    if order > 0:
+        return seq < bound_seq
+    if order < 0:
+        return seq <= bound_seq
+    bound_key = bindparam(f"{name}_key", type_=key.type)
+    return and_(seq <= bound_seq, or_(seq < bound_seq, key <= bound_key))
+
+
+def _not_indexed(column: Any, dialect: str) -> Any:
     """The column as an expression no index serves, on SQLite: its planner would otherwise
     read a whole ward through the ward index and sort it, for every page (quadratic in the
     ward's size, and a full ward per incremental pull), instead of walking the change_seq
     index from the cursor and stopping after ``limit`` rows. PostgreSQL's planner weighs
     both by statistics and is left alone."""
-    if db.session.get_bind().dialect.name != "sqlite":
+    if dialect != "sqlite":
         return column
     return column.concat("") if isinstance(column.type, String) else column + 0
 
 
-def _household_in_scope(scope: PullScope) -> Any:
+def _household_in_scope(scope: PullScope, dialect: str) -> Any:
     clauses = []
     if scope.ward_ids:
-        clauses.append(_not_indexed(Household.ward_id).in_(scope.ward_ids))
+        clauses.append(_not_indexed(Household.ward_id, dialect).in_(scope.ward_ids))
     if scope.group_ids:
-        clauses.append(_not_indexed(Household.group_id).in_(scope.group_ids))
+        clauses.append(_not_indexed(Household.group_id, dialect).in_(scope.group_ids))
     return or_(*clauses) if clauses else Household.id.is_(None)
+
+
+def _in_scope(query: Any, scope: PullScope, rank: int, dialect: str) -> Any:
+    if rank == 0:
+        condition = scope_condition(scope.units)
+        return query if condition is None else query.where(condition)
+    if rank == 1:
+        return query.where(Assignment.user_id == scope.user_id)
+    if rank == 2:
+        return query.where(_household_in_scope(scope, dialect))
+    # Joined, not `household_id IN (in-scope households)`: that list is built from every
+    # household in scope for each page, where the join looks up only the page's households.
+    return query.join(Household, Household.id == Visit.household_id).where(
+        _household_in_scope(scope, dialect)
+    )
+
+
+def _position_columns(rank: int) -> tuple[Any, Any]:
+    model = PULLED_MODELS[ENTITIES[rank]]
+    return model.change_seq, model.id
+
+
+# Statements are built once per scope and cursor shape (a device keeps both from page to
+# page): building the expressions cost more than running the queries. The scope's ids are
+# bound values inside the statement; positions are bound at execution.
+
+
+@functools.lru_cache(maxsize=1024)
+def _keys_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
+    """One entity's positions in scope after the cursor, in order."""
+    seq, key = _position_columns(rank)
+    query = _in_scope(select(seq, key), scope, rank, dialect)
+    return query.where(_after(seq, key, since, "since")).order_by(seq, key)
+
+
+@functools.lru_cache(maxsize=16)
+def _columns(dialect: str, rank: int) -> tuple[Any, ...]:
+    """What a page shows of one entity: households and visits in their records' key order."""
+    table = PULLED_MODELS[ENTITIES[rank]].__table__
+    if rank == 2:
+        return tuple(table.c[_STORED.get(key, key)] for key in HOUSEHOLD_KEYS)
+    if rank == 3:
+        columns = [table.c[_STORED.get(key, key)] for key in VISIT_KEYS]
+        if dialect == "sqlite":
+            # SQLite keeps a time as text: turned into RFC 3339 by _time_text directly,
+            # never parsed into a datetime only to be formatted again.
+            columns = [
+                type_coerce(c, String()) if key in VISIT_TIMES else c
+                for key, c in zip(VISIT_KEYS, columns, strict=True)
+            ]
+        return tuple(columns)
+    return tuple(table.c)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows_statement(dialect: str, scope: PullScope, rank: int, since: int, until: int) -> Any:
+    """The full rows of one entity's records on the page: those in scope from the cursor to
+    the page's last position. In one snapshot that range holds exactly the keys the page
+    was cut from, and reading it walks the change_seq index like the keys query, where a
+    lookup by primary key of each record (an `IN` list of hundreds of ids) cost more."""
+    seq, key = _position_columns(rank)
+    query = _in_scope(select(*_columns(dialect, rank)), scope, rank, dialect)
+    return query.where(_after(seq, key, since, "since"), _up_to(seq, key, until, "until"))
+
+
+@functools.lru_cache(maxsize=4)
+def _time_text(dialect: Dialect) -> Callable[[Any], str | None]:
+    """How a visit's time column, as _rows_statement reads it, becomes RFC 3339 text."""
+    if dialect.name != "sqlite":
+        return rfc3339
+    column_type = Visit.__table__.c.received_at.type
+    parse = column_type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def text(value: str | None) -> str | None:
+        # The stored text is UTC without a zone, 'YYYY-MM-DD HH:MM:SS' with or without
+        # '.ffffff' (both are written); rfc3339() leaves out a zero fraction. Anything
+        # else is parsed and formatted the slow way, as the column type would.
+        if value is None:
+            return None
+        if value[4:5] == "-" and value[10:11] == " " and value[13:14] == ":":
+            if len(value) == 19:
+                return f"{value[:10]}T{value[11:]}Z"
+            if len(value) == 26 and value[19] == "." and value[20:].isdigit():
+                if value.endswith("000000"):
+                    return f"{value[:10]}T{value[11:19]}Z"
+                return f"{value[:10]}T{value[11:]}Z"
+        return rfc3339(parse(value) if parse else value)
+
+    return text
 
 
 def pull_page(
@@ -92,78 +224,66 @@ def pull_page(
     """(changes, position after the last one, has_more).
 
     Two steps: each entity's next ``limit + 1`` positions (keys only) to find where the
-    page ends, then the full rows of just the page's records by primary key. Fetching
-    ``limit + 1`` full rows of all four entities to keep a quarter of them cost more than
-    the queries did.
+    page ends, then the full rows of just the page's records. Fetching ``limit + 1`` full
+    rows of all four entities to keep a quarter of them cost more than the queries did.
     """
-    fetch = limit + 1
+    # Core statements on the session's connection (its snapshot), not ORM objects: a page
+    # is read-only and building objects costs more than the query.
+    connection = db.session.connection()
+    dialect = connection.dialect
+    seq, last_rank, last_key = position
     keys: list[tuple[int, int, Any]] = []
-
-    unit_query = select(Unit.change_seq, Unit.id).where(
-        _after(Unit.change_seq, Unit.id, 0, position)
-    )
-    condition = scope_condition(scope.units)
-    if condition is not None:
-        unit_query = unit_query.where(condition)
-    units = db.session.execute(unit_query.order_by(Unit.change_seq, Unit.id).limit(fetch))
-    keys += [(seq, 0, key) for seq, key in units]
-
-    assignments = db.session.execute(
-        select(Assignment.change_seq, Assignment.id)
-        .where(
-            Assignment.user_id == scope.user_id,
-            _after(Assignment.change_seq, Assignment.id, 1, position),
-        )
-        .order_by(Assignment.change_seq, Assignment.id)
-        .limit(fetch)
-    )
-    keys += [(seq, 1, key) for seq, key in assignments]
-
-    households = db.session.execute(
-        select(Household.change_seq, Household.id)
-        .where(_household_in_scope(scope), _after(Household.change_seq, Household.id, 2, position))
-        .order_by(Household.change_seq, Household.id)
-        .limit(fetch)
-    )
-    keys += [(seq, 2, key) for seq, key in households]
-
-    # Joined, not `household_id IN (in-scope households)`: that list is built from every
-    # household in scope for each page, where the join looks up only the page's households.
-    visits = db.session.execute(
-        select(Visit.change_seq, Visit.id)
-        .join(Household, Household.id == Visit.household_id)
-        .where(_household_in_scope(scope), _after(Visit.change_seq, Visit.id, 3, position))
-        .order_by(Visit.change_seq, Visit.id)
-        .limit(fetch)
-    )
-    keys += [(seq, 3, key) for seq, key in visits]
+    for rank in range(len(ENTITIES)):
+        since = _compare(rank, last_rank)
+        params: dict[str, Any] = {"since_seq": seq}
+        if since == 0:
+            params["since_key"] = last_key
+        query = _keys_statement(dialect.name, scope, rank, since).limit(limit + 1)
+        keys += [(s, rank, key) for s, key in connection.execute(query, params).all()]
 
     keys.sort()
     page_keys, has_more = keys[:limit], len(keys) > limit
     new_position = page_keys[-1] if page_keys else position
+    end_seq, end_rank, end_key = new_position
 
-    # Plain rows, not ORM objects: a page is read-only and building objects costs more
-    # than the query. Read in the same snapshot, so the rows are the ones just found.
     rows: dict[tuple[int, Any], Any] = {}
-    for rank, entity in enumerate(RANKS):
-        model = PULLED_MODELS[entity]
-        wanted = [key for _, r, key in page_keys if r == rank]
-        if wanted:
-            table = model.__table__
-            found = db.session.execute(select(table).where(table.c.id.in_(wanted)))
-            rows.update(((rank, row.id), row) for row in found)
-    page = [(key, ENTITIES[key[1]], rows[key[1], key[2]]) for key in page_keys]
-    return _dump(page), new_position, has_more
+    for rank in {r for _, r, _ in page_keys}:
+        since, until = _compare(rank, last_rank), _compare(rank, end_rank)
+        params = {"since_seq": seq, "until_seq": end_seq}
+        if since == 0:
+            params["since_key"] = last_key
+        if until == 0:
+            params["until_key"] = end_key
+        query = _rows_statement(dialect.name, scope, rank, since, until)
+        rows.update(((rank, row.id), row) for row in connection.execute(query, params).all())
+    missing = [(rank, key) for _, rank, key in page_keys if (rank, key) not in rows]
+    for rank in {r for r, _ in missing}:
+        # Only when the database orders keys unlike Python (a collation ignoring case or
+        # dashes): the range then differs from the page, so read the rest by primary key.
+        table = PULLED_MODELS[ENTITIES[rank]].__table__
+        wanted = [key for r, key in missing if r == rank]
+        query = select(*_columns(dialect.name, rank)).where(table.c.id.in_(wanted))
+        rows.update(((rank, row.id), row) for row in connection.execute(query).all())
+    page = [(ENTITIES[rank], rows[rank, key]) for _, rank, key in page_keys]
+    return _dump(page, _time_text(dialect)), new_position, has_more
 
 
-def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, Any]]:
-    parents = parent_refs([row for _, entity, row in page if entity == "unit"])
-    unit_ids = {row.unit_id for _, entity, row in page if entity == "assignment"}
-    for _, entity, row in page:
-        if entity in ("household", "visit"):
-            unit_ids.add(row.ward_id)
-            if row.group_id:
-                unit_ids.add(row.group_id)
+def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -> list[dict]:
+    parents = parent_refs([row for entity, row in page if entity == "unit"])
+    unit_ids: set[int] = set()
+    user_ids: set[int] = set()
+    for entity, row in page:
+        if entity == "assignment":
+            unit_ids.add(row.unit_id)
+        elif entity == "household":
+            unit_ids.add(row[_H["ward"]])
+            if row[_H["group"]]:
+                unit_ids.add(row[_H["group"]])
+        elif entity == "visit":
+            unit_ids.add(row[_V["ward"]])
+            if row[_V["group"]]:
+                unit_ids.add(row[_V["group"]])
+            user_ids.add(row[_V["canvasser"]])
     refs = {}
     if unit_ids:
         refs = {
@@ -172,17 +292,64 @@ def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, A
                 select(Unit.id, Unit.scheme, Unit.code).where(Unit.id.in_(unit_ids))
             )
         }
-    user_ids = {row.canvasser_id for _, entity, row in page if entity == "visit"}
     usernames = {}
     if user_ids:
         usernames = dict(
             db.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
         )
+    shown = {"ward": refs.__getitem__, "group": refs.get, "canvasser": usernames.get}
+    household_refs = [(_H[key], shown[key]) for key in HOUSEHOLD_REFS]
+    visit_refs = [(_V[key], shown[key]) for key in VISIT_REFS]
+    h_id, h_version, h_merged = _H["id"], _H["version"], _H["merged_into"]
+    v_id, v_version, v_flags, v_voided = _V["id"], _V["version"], _V["flags"], _V["voided"]
 
-    changes = []
-    for _, entity, row in page:
-        if entity == "unit":
-            changes.append(
+    changes: list[dict] = []
+    append = changes.append
+    for entity, row in page:
+        if entity == "visit":
+            if row[v_voided]:
+                append({"entity": "visit", "op": "delete", "id": row[v_id]})
+                continue
+            values = list(row)
+            for i, show in visit_refs:
+                values[i] = show(values[i])
+            for i in _V_TIMES:
+                values[i] = time_text(values[i])
+            values[v_flags] = flags_list(values[v_flags])
+            append(
+                {
+                    "entity": "visit",
+                    "op": "upsert",
+                    "id": row[v_id],
+                    "version": row[v_version],
+                    "data": dict(zip(VISIT_KEYS, values, strict=True)),
+                }
+            )
+        elif entity == "household":
+            if row[h_merged]:
+                append(
+                    {
+                        "entity": "household",
+                        "op": "merge",
+                        "id": row[h_id],
+                        "data": {"into": row[h_merged]},
+                    }
+                )
+                continue
+            values = list(row)
+            for i, show in household_refs:
+                values[i] = show(values[i])
+            append(
+                {
+                    "entity": "household",
+                    "op": "upsert",
+                    "id": row[h_id],
+                    "version": row[h_version],
+                    "data": dict(zip(HOUSEHOLD_KEYS, values, strict=True)),
+                }
+            )
+        elif entity == "unit":
+            append(
                 {
                     "entity": "unit",
                     "op": "upsert",
@@ -199,8 +366,8 @@ def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, A
                     },
                 }
             )
-        elif entity == "assignment":
-            changes.append(
+        else:
+            append(
                 {
                     "entity": "assignment",
                     "op": "upsert",
@@ -212,42 +379,6 @@ def _dump(page: list[tuple[tuple[int, int, Any], str, Any]]) -> list[dict[str, A
                         "starts_at": rfc3339(row.starts_at),
                         "ends_at": rfc3339(row.ends_at),
                     },
-                }
-            )
-        elif entity == "household":
-            if row.merged_into:
-                changes.append(
-                    {
-                        "entity": "household",
-                        "op": "merge",
-                        "id": row.id,
-                        "data": {"into": row.merged_into},
-                    }
-                )
-            else:
-                data = dump_household(row, refs[row.ward_id], refs.get(row.group_id))
-                changes.append(
-                    {
-                        "entity": "household",
-                        "op": "upsert",
-                        "id": row.id,
-                        "version": row.version,
-                        "data": data,
-                    }
-                )
-        elif row.voided:
-            changes.append({"entity": "visit", "op": "delete", "id": row.id})
-        else:
-            data = dump_visit(
-                row, refs[row.ward_id], refs.get(row.group_id), usernames.get(row.canvasser_id)
-            )
-            changes.append(
-                {
-                    "entity": "visit",
-                    "op": "upsert",
-                    "id": row.id,
-                    "version": row.version,
-                    "data": data,
                 }
             )
     return changes

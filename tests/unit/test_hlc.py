@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 
 import pytest
@@ -256,3 +257,47 @@ def test_tuple_order_matches_numeric_fields(values):
     keys = [(v.ms, v.counter, v.node) for v in ordered]
     assert keys == sorted(keys)
     assert sorted(values, key=lambda v: parse_hlc(format_hlc(v))) == ordered
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 5000 + "-0000-n",  # int() refuses so many digits: still a rejection, never a crash
+        "1-" + "1" * 5000 + "-n",
+        str(2**53) + "-" + "1" * 5000 + "-n",
+    ],
+)
+def test_parse_rejects_endless_digits(text):
+    with pytest.raises(SyncError) as caught:
+        parse_hlc(text)
+    assert list(caught.value.errors) == ["hlc"]
+
+
+def test_parse_reads_leading_zeros_of_any_length():
+    assert parse_hlc("0" * 5000 + "12-" + "0" * 5000 + "7-n") == HLC(12, 7, "n")
+
+
+def _parse_by_the_patterns(text):
+    """parse_hlc as the patterns alone say it (no str-method shortcut), to compare with."""
+    if not isinstance(text, str):
+        return None
+    parts = text.split("-", 2)
+    if len(parts) != 3:
+        return None
+    ms, counter, node = parts
+    digits, printable = re.compile(r"^[0-9]+$"), re.compile(r"^[!-~]+$")
+    if not digits.match(ms) or not digits.match(counter) or not printable.match(node):
+        return None
+    value = HLC(int(ms.strip()), int(counter.strip()), node)
+    if value.ms > 2**53 - 1 or value.counter > MAX_COUNTER or len(node) > 64:
+        return None
+    return value
+
+
+@given(st.text(alphabet="0123456789-xé ١\n\t~!", max_size=14))
+def test_parse_agrees_with_the_patterns(text):
+    try:
+        parsed = parse_hlc(text)
+    except SyncError:
+        parsed = None
+    assert parsed == _parse_by_the_patterns(text)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sync import validation
 from sync.hlc import HLC
 from sync.records import COUNT_FIELDS, OUTCOMES, OUTCOMES_REQUIRING_COUNTS, SyncError
 from sync.validation import (
@@ -427,3 +428,59 @@ def test_count_errors_are_the_inequalities(outcome, counts):
 )
 def test_outcome_mismatch(values, mismatch):
     assert outcome_mismatch(values) is mismatch
+
+
+# --- the shortcut for plainly valid envelopes ----------------------------------------------
+
+_envelope_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-2, max_value=3),
+    st.sampled_from(
+        ["household.upsert", "visit.create", "visit.update", "visit.void", "visit", HOUSEHOLD,
+         HOUSEHOLD.upper(), HOUSEHOLD + "\n", VISIT_V7, HLC_TEXT, "1-0-n", "1-0-", "x"]
+    ),
+    st.just(0.0),
+    st.dictionaries(st.sampled_from(["ward", "address", "reason", "bogus"]), st.none(), max_size=2),
+    st.just({1: "not a text key"}),
+)  # fmt: skip
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["mutation_id", "type", "id", "base_version", "hlc", "data", "extra"]),
+        _envelope_values,
+    ),
+    st.dictionaries(
+        st.sampled_from(["mutation_id", "type", "id", "base_version", "hlc", "data"]),
+        _envelope_values,
+        max_size=2,
+    ),
+)
+def test_the_shortcut_answers_as_the_full_check(changes, more):
+    """parse_mutation settles most envelopes without collecting errors; whatever it lets
+    through, it must let through as the full check alone does, and nothing else."""
+    mutation = raw(**{k: v for k, v in changes.items() if k != "extra"}) | more
+    if "extra" in changes:
+        mutation["extra"] = changes["extra"]
+
+    def outcome(parse):
+        try:
+            return parse(mutation)
+        except SyncError as exc:
+            return exc.errors
+
+    assert outcome(parse_mutation) == outcome(validation._parse_mutation_fully)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"type": "visit.create", "base_version": ..., "data": {"household_id": HOUSEHOLD}},
+        {"type": "visit.create", "base_version": None},
+        {"type": "visit.void", "base_version": 3, "data": {"reason": "twice"}},
+    ],
+)
+def test_the_shortcut_takes_the_usual_mutation(changes):
+    assert validation._plainly_valid(raw(**changes)) == parse_mutation(raw(**changes))

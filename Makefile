@@ -39,6 +39,8 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.bench_sync --write
+	$(BIN)/python -m tests.benchmarks.bench_exports --write
+	$(BIN)/python -m tests.benchmarks.bench_figures --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

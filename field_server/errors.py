@@ -101,6 +101,26 @@ ERRORS: dict[str, ErrorSpec] = {
         "The record changed since version {base_version}; reload it and try again.",
         "Bản ghi đã thay đổi kể từ phiên bản {base_version}; hãy tải lại và thử lại.",
     ),
+    "visit_voided": ErrorSpec(
+        409,
+        "The visit has been voided by its canvasser; it cannot be reviewed.",
+        "Lượt thăm hộ đã bị người thu thập hủy; không thể duyệt.",
+    ),
+    "conflict_closed": ErrorSpec(
+        409,
+        "This conflict is {status} already; only open conflicts can be settled.",
+        "Xung đột này đã ở trạng thái {status}; chỉ xung đột đang mở mới xử lý được.",
+    ),
+    "rejection_resolved": ErrorSpec(
+        409,
+        "This rejected change was re-applied already.",
+        "Thay đổi bị từ chối này đã được áp dụng lại.",
+    ),
+    "mutation_rejected": ErrorSpec(
+        422,
+        "The change was refused again ({reason}): {reason_message}",
+        "Thay đổi lại bị từ chối ({reason}): {reason_message}",
+    ),
     "cursor_invalid": ErrorSpec(
         400,
         "The cursor is invalid; start again without one.",

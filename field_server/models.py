@@ -264,6 +264,9 @@ class Visit(db.Model):
         Index("ix_visits_ward_id", "ward_id"),
         Index("ix_visits_canvasser_visited_at", "canvasser_id", "visited_at"),
         Index("ix_visits_change_seq", "change_seq"),
+        # The review queue (API §5): one backward scan gives flagged and priority visits
+        # first, then newest first, whatever the ward's size.
+        Index("ix_visits_queue", "ward_id", "queue_rank", "visited_at", "id"),
         CheckConstraint(
             "review_status IN ('pending', 'approved', 'rejected', 'flagged')", name="review"
         ),
@@ -296,7 +299,12 @@ class Visit(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     flags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    # 1 when the visit goes to the front of the review queue (a quality flag, review status
+    # `flagged`, or priority subjects in the household), else 0. See store/queue_rank().
+    queue_rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -347,6 +355,9 @@ class DeviceMutation(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     ward_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A rejected mutation a supervisor corrected and re-applied (GET /rejections hides it).
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Conflict(db.Model):
@@ -368,3 +379,52 @@ class Conflict(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="open")
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class UnitDayFigures(db.Model):
+    """The figures of API §6 kept as counters: one row per unit and local day, holding what
+    that day added. Flow figures (visits, outcomes, review states) are the visits dated that
+    day; state figures (households visited, adults, installs...) are the change the day made
+    to the households' state, so a state as of day D is the sum of the rows up to D. Every
+    write that changes a household or its visits updates the rows of the household's group,
+    ward and every ancestor in the same transaction (store/figures.py)."""
+
+    __tablename__ = "unit_day_figures"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    # state deltas
+    households_visited: Mapped[int] = mapped_column(BigInteger, default=0)
+    adults_counted: Mapped[int] = mapped_column(BigInteger, default=0)
+    smartphones: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_during_campaign: Mapped[int] = mapped_column(BigInteger, default=0)
+    priority_subjects: Mapped[int] = mapped_column(BigInteger, default=0)
+    priority_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # flow
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_during: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_partial: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_already_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_not_home: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_come_back: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_no_smartphone: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_vacant: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_language_barrier: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_approved: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UnitFigures(db.Model):
+    """The undated figures of a unit, kept as counters like UnitDayFigures: households not
+    merged away, and open conflicts."""
+
+    __tablename__ = "unit_figures"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    households: Mapped[int] = mapped_column(BigInteger, default=0)
+    open_conflicts: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -27,6 +27,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Device, utcnow
 from ..parsing import parse_body, parse_query
+from ..store import figures
 from ..store import pull as pull_store
 from ..store import sync as sync_store
 from ..store.engine import begin_read_snapshot, write_transaction
@@ -88,9 +89,10 @@ def push() -> Response:
             raws=raws,
             scope_paths=tuple(path for _, path in scope_roots(principal.user_id)),
         )
+        before = figures.measure(context)
         with _clock_lock:
             plan = plan_push(context, raws, now=now, clock=server_clock())
-        sync_store.write_push(context, plan, device, now)
+        sync_store.write_push(context, plan, device, now, figures_before=before)
         last_mutation_id = device.last_mutation_id
     if plan.skews_ms:
         skew = max(plan.skews_ms, key=abs)
@@ -137,8 +139,7 @@ def pull() -> Response:
         else:
             reset = True  # the scope changed: a full copy, built beside the old one
     changes, new_position, has_more = pull_store.pull_page(scope, position, query["limit"])
-    device = db.session.get(Device, principal.device_id)
-    last_mutation_id = device.last_mutation_id if device else 0
+    last_mutation_id = pull_store.last_mutation_id(principal.device_id)
     cursor = _cursor_serializer().dumps(
         {
             "u": principal.user_id,

@@ -29,8 +29,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "devices.read": frozenset({"admin", "district", "supervisor"}),
     "devices.revoke": frozenset({"admin", "supervisor"}),
     "session": ALL_ROLES,
+    "stats.read": frozenset({"admin", "district", "supervisor"}),
     "sync": frozenset({"canvasser"}),
     "visits.write": frozenset({"admin", "supervisor"}),
+    "visits.read": frozenset({"admin", "district", "supervisor"}),
+    "households.read": frozenset({"admin", "district", "supervisor"}),
+    "audit.read": frozenset({"admin"}),
+    "conflicts.read": frozenset({"admin", "district", "supervisor"}),
+    "conflicts.write": frozenset({"admin", "supervisor"}),
+    "households.merge": frozenset({"admin", "supervisor"}),
+    "rejections.read": frozenset({"admin", "district", "supervisor"}),
+    "rejections.write": frozenset({"admin", "supervisor"}),
+    "exports.read": frozenset({"admin", "district", "supervisor"}),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

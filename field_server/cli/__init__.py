@@ -55,9 +55,17 @@ def init_secrets(instance_path: Path | None) -> None:
 
 
 def _command_groups() -> list[click.Command]:
-    from . import demo, serve, units, users
+    from . import demo, export, serve, stats, units, users
 
-    return [db_group, units.units, users.users, demo.demo, serve.serve]
+    return [
+        db_group,
+        units.units,
+        users.users,
+        demo.demo,
+        serve.serve,
+        stats.stats,
+        export.export,
+    ]
 
 
 for _command in _command_groups():

@@ -144,11 +144,20 @@ def canvass(ctx: DemoContext) -> None:
     simulate_tablets(ctx.app, ctx.passwords, ctx.echo)
 
 
-# Run in order. The tablet simulation (visits pushed through /api/v1/sync) goes last.
+def supervise(ctx: DemoContext) -> None:
+    """The supervisor's end of the day: reviews, a correction, duplicates (through the API)."""
+    from .demo_supervisor import supervise as supervise_ward
+
+    supervise_ward(ctx.app, ctx.passwords, ctx.echo)
+
+
+# Run in order. The tablet simulation (visits pushed through /api/v1/sync) comes after the
+# units and users, and the supervisor's work after the tablets'.
 STEPS: tuple[Callable[[DemoContext], None], ...] = (
     load_units_and_users,
     write_credentials,
     canvass,
+    supervise,
 )
 
 

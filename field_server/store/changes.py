@@ -45,6 +45,24 @@ def next_position() -> int:
     return int(db.session.execute(statement).scalar_one())
 
 
+def hold_sequence() -> None:
+    """Take the counter row's lock (without moving it) until this transaction ends.
+
+    Writers that also update other shared rows (the figures' counters) take this lock
+    first, so every transaction takes the shared locks in one order: the sequence, then the
+    counter rows. A transaction that takes its position later already holds the lock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite's writers hold the one database lock from BEGIN IMMEDIATE on
+    statement = (
+        postgresql.insert(ChangeCounter)
+        .values(id=1, value=0)
+        .on_conflict_do_update(
+            index_elements=[ChangeCounter.id], set_={"value": ChangeCounter.value}
+        )
+    )
+    db.session.execute(statement)
+
+
 def take_position() -> int:
     """The position for a transaction that writes the stamped rows itself (a push puts it
     in the rows it inserts and updates anyway, sparing an UPDATE of every row). Taken as

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, bindparam, insert, select, update
 
 from sync.hlc import parse_hlc
@@ -33,6 +34,8 @@ from sync.push import (
     normalised_address,
 )
 from sync.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
+from sync.review import queue_rank
+from sync.stats import difference
 
 from ..extensions import db
 from ..models import (
@@ -44,7 +47,7 @@ from ..models import (
     Unit,
     Visit,
 )
-from . import changes
+from . import changes, figures
 from .batching import chunks
 
 H: Table = Household.__table__  # type: ignore[assignment]
@@ -195,10 +198,17 @@ def load_push_context(
 
     household_rows: dict[str, Any] = {}
     wanted = set(household_ids)
+    # On PostgreSQL two pushes to one household must not both derive its counters from the
+    # visits each saw: lock the households (in id order, so no two pushes wait crosswise)
+    # before their visits are read. SQLite's writers run one at a time anyway.
+    lock = db.session.get_bind().dialect.name == "postgresql"
     while wanted:  # follow merge chains to their survivors
         found = []
-        for chunk in chunks(wanted):
-            found += db.session.execute(select(H).where(H.c.id.in_(chunk))).all()
+        for chunk in chunks(sorted(wanted)):
+            statement = select(H).where(H.c.id.in_(chunk))
+            if lock:
+                statement = statement.order_by(H.c.id).with_for_update()
+            found += db.session.execute(statement).all()
         household_rows.update({r.id: r for r in found})
         wanted = {r.merged_into for r in found if r.merged_into} - set(household_rows)
 
@@ -324,6 +334,9 @@ def _visit_row(state: VisitState) -> dict[str, Any]:
         "version": state.version,
         "review_status": state.review_status,
         "flags": _json_list(state.flags),
+        "queue_rank": queue_rank(
+            state.flags, state.review_status, state.data.get("priority_subjects")
+        ),
         "voided": state.voided,
         "void_reason": state.void_reason,
     }
@@ -393,8 +406,17 @@ def _bulk_update(table: Table, rows: list[dict[str, Any]]) -> None:
     db.session.execute(statement, [{"_id": r["id"], **{c: r[c] for c in columns}} for r in rows])
 
 
-def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: datetime) -> None:
-    """Write a plan (a push's, or a correction's with no device) and stamp what changed."""
+def write_push(
+    ctx: PushContext,
+    plan: PushPlan,
+    device: Device | None,
+    now: datetime,
+    *,
+    figures_before: figures.Contributions,
+) -> None:
+    """Write a plan (a push's, or a correction's with no device), stamp what changed, and
+    add to the figures what it changed there (``figures_before`` is ``figures.measure`` of
+    the context taken before planning)."""
     households = ctx.households.values()
     new_households = [
         _household_row(h)
@@ -463,7 +485,7 @@ def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: dat
         [
             r
             | {
-                "result": json.dumps(r["result"], ensure_ascii=False),
+                "result": orjson.dumps(r["result"], option=orjson.OPT_NON_STR_KEYS).decode(),
                 "payload": json.dumps(r["payload"], ensure_ascii=False)
                 if r["payload"] is not None
                 else None,
@@ -471,6 +493,12 @@ def write_push(ctx: PushContext, plan: PushPlan, device: Device | None, now: dat
             for r in plan.ledger_rows
         ],
     )
+    figures.apply(difference(figures.measure(ctx), figures_before))
+    opened: dict[int, int] = {}
+    for conflict in plan.conflicts:
+        if conflict.get("status", "open") == "open":
+            opened[conflict["ward_id"]] = opened.get(conflict["ward_id"], 0) + 1
+    figures.adjust_open_conflicts(opened)
     if device is not None:
         device.last_mutation_id = plan.last_mutation_id
         device.last_push_at = now

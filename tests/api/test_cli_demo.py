@@ -135,3 +135,23 @@ def test_an_old_credentials_file_is_replaced_and_made_private(app, runner):
     assert runner.invoke(args=["demo"]).exit_code == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "stale" not in path.read_text()
+
+
+def test_demo_day_leaves_reviews_a_merge_and_an_open_duplicate(app, runner, client):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    _, rows = credentials(app)
+    password = next(row[2] for row in rows if row[0] == "sv.vangiang")
+    login = client.post(
+        "/api/v1/auth/login", json={"username": "sv.vangiang", "password": password}
+    )
+    headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    totals = client.get("/api/v1/stats?unit=gso-2020:12019&to=2020-08-31", headers=headers)
+    review = totals.get_json()["totals"]["review"]
+    assert (review["approved"], review["flagged"], review["rejected"]) == (10, 1, 1)
+    assert totals.get_json()["totals"]["open_conflicts"] >= 1
+    conflicts = client.get(
+        "/api/v1/conflicts?ward=gso-2020:12019&kind=possible_duplicate", headers=headers
+    ).get_json()["items"]
+    assert sorted(c["status"] for c in conflicts) == ["open", "resolved"]
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0

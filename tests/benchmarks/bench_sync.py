@@ -24,10 +24,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.benchmarks.doc import write_section
 from tests.e2e.processes import ServerPool, field_env, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCH_DOC = ROOT / "docs" / "benchmarks.md"
 BATCH = 500
 UNITS_CSV = """scheme,code,name,level,parent_code,adult_population,target_rate
 gso-2020,33,Tỉnh Hưng Yên,province,,,
@@ -265,14 +264,7 @@ def report(result: dict) -> str:
 
 
 def write(section: str) -> None:
-    text = BENCH_DOC.read_text() if BENCH_DOC.exists() else "# Benchmarks\n"
-    start, end = "<!-- bench:sync -->", "<!-- /bench:sync -->"
-    if start in text:
-        before, rest = text.split(start, 1)
-        text = before + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Sync\n\n" + section + "\n"
-    BENCH_DOC.write_text(text)
+    write_section("sync", "Sync", section)
 
 
 def main() -> None:

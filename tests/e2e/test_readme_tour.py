@@ -47,11 +47,15 @@ def test_readme_tour(tmp_path, servers):
     assert result.returncode == 0, result.stderr
     decoder = json.JSONDecoder()
     units, end = decoder.raw_decode(result.stdout)
-    users, _ = decoder.raw_decode(result.stdout[end:].lstrip())
+    rest = result.stdout[end:].lstrip()
+    users, end = decoder.raw_decode(rest)
+    figures, _ = decoder.raw_decode(rest[end:].lstrip())
     codes = {u["code"] for u in units["items"]}
     assert {"33", "326", "12019", "12019-01"} <= codes
     assert {u["role"] for u in users["items"]} == {"canvasser"}
     assert users["items"]
+    assert figures["unit"]["code"] == "12019" and figures["as_of"] == "2020-08-15"
+    assert figures["totals"]["households_visited"] > 0 and figures["rank"] >= 1
 
     command = errors.splitlines()[0].replace("127.0.0.1:5000", f"127.0.0.1:{server.port}")
     shown = subprocess.run(

@@ -1,0 +1,290 @@
+"""The arithmetic of the figures (API §6): what one household adds to its units' counters,
+and the totals, rates and ranks built from those counters. Pure: no I/O, no clock.
+
+The server keeps the figures as counters per unit and local day (the store adds and
+subtracts what this module computes), so that a ward's figures cost the same at a thousand
+visits as at a million. Two kinds of figure:
+
+- *flow* figures count visits dated on a day (visits, outcomes, review states, installs
+  made during the visit): a visit adds to the row of its own day;
+- *state* figures describe the households as of the end of a day (households visited,
+  adults counted, smartphones, installed...): a household adds, on each day one of its
+  visits is dated, the change that day made to its state, so the state as of day D is the
+  sum of the rows up to D.
+
+Whatever changes a household or its visits, the store measures the household before and
+after and writes the difference, so the counters always equal a full recomputation (which
+``stats verify`` does with the same functions, from scratch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .records import COUNT_FIELDS, OUTCOMES, REVIEW_STATES, VisitFacts
+from .rules import derive_counters
+
+STATE_FIGURES = (
+    "households_visited",
+    "adults_counted",
+    "smartphones",
+    "installed",
+    "installed_during_campaign",
+    "priority_subjects",
+    "priority_installed",
+)
+FLOW_FIGURES = (
+    "visits",
+    "installed_during",
+    *(f"outcome_{outcome}" for outcome in OUTCOMES),
+    *(f"review_{state}" for state in REVIEW_STATES),
+)
+DAY_FIGURES = STATE_FIGURES + FLOW_FIGURES
+UNDATED_FIGURES = ("households", "open_conflicts")
+RATE_DECIMALS = 6
+
+Deltas = dict[str, int]
+
+
+@dataclass(frozen=True)
+class VisitFigureFacts:
+    """What the figures need to know of one visit."""
+
+    id: str
+    day: str  # the local date of visited_at, YYYY-MM-DD
+    order_key: tuple[int, int, str]
+    outcome: str
+    counts: Mapping[str, int | None]  # the six counts (None where not given)
+    review_status: str
+    voided: bool
+
+    @property
+    def counting(self) -> bool:
+        return not self.voided and self.review_status != "rejected"
+
+    def facts(self) -> VisitFacts:
+        has_counts = all(self.counts.get(name) is not None for name in COUNT_FIELDS)
+        return VisitFacts(
+            id=self.id,
+            order_key=self.order_key,
+            counts=dict(self.counts) if has_counts else None,  # type: ignore[arg-type]
+            counting=self.counting,
+        )
+
+
+@dataclass(frozen=True)
+class HouseholdContribution:
+    """What one household adds to each of its units: undated figures, and per day."""
+
+    undated: Deltas
+    days: dict[str, Deltas]
+
+
+def _state(visits: Sequence[VisitFigureFacts]) -> Deltas:
+    """The state figures of a household given its visits dated up to some day."""
+    counting = [v for v in visits if v.counting]
+    if not counting:
+        return {}
+    facts = [v.facts() for v in counting]
+    counters = derive_counters(facts)
+    state = {"households_visited": 1}
+    if counters.adults is None:
+        return state
+    with_counts = [f for f in facts if f.counts is not None]
+    first = min(with_counts, key=lambda f: (tuple(f.order_key), f.id))
+    installed = counters.installed or 0
+    state.update(
+        adults_counted=counters.adults,
+        smartphones=counters.smartphones or 0,
+        installed=installed,
+        installed_during_campaign=max(0, installed - first.counts["installed_before"]),  # type: ignore[index]
+        priority_subjects=counters.priority_subjects or 0,
+        priority_installed=counters.priority_installed or 0,
+    )
+    return state
+
+
+_OUTCOME_KEYS = {outcome: f"outcome_{outcome}" for outcome in OUTCOMES}
+_REVIEW_KEYS = {state: f"review_{state}" for state in REVIEW_STATES}
+
+
+def _day_of(visit: VisitFigureFacts) -> str:
+    return visit.day
+
+
+def household_contribution(
+    merged: bool, visits: Iterable[VisitFigureFacts]
+) -> HouseholdContribution:
+    """What a household adds to the counters of its group, ward and every unit above.
+
+    Runs for every household a write touches, twice (before and after): kept to plain
+    dictionary work."""
+    visits = sorted(visits, key=_day_of)
+    days: dict[str, Deltas] = {}
+    for visit in visits:
+        row = days.get(visit.day)
+        if row is None:
+            row = days[visit.day] = {}
+        if visit.voided:
+            continue
+        key = _REVIEW_KEYS[visit.review_status]
+        row[key] = row.get(key, 0) + 1
+        if visit.review_status == "rejected":
+            continue
+        row["visits"] = row.get("visits", 0) + 1
+        key = _OUTCOME_KEYS[visit.outcome]
+        row[key] = row.get(key, 0) + 1
+        during = visit.counts.get("installed_during")
+        if during:
+            row["installed_during"] = row.get("installed_during", 0) + during
+
+    previous: Deltas = {}
+    last = len(visits) - 1
+    for index, visit in enumerate(visits):
+        if index < last and visits[index + 1].day == visit.day:
+            continue  # the state at a day's end: after its last visit
+        state = _state(visits[: index + 1])
+        if state != previous:
+            row = days[visit.day]
+            for name in STATE_FIGURES:
+                delta = state.get(name, 0) - previous.get(name, 0)
+                if delta:
+                    row[name] = row.get(name, 0) + delta
+            previous = state
+    return HouseholdContribution(
+        undated={} if merged else {"households": 1},
+        days={day: row for day, row in days.items() if row},
+    )
+
+
+def add_into(total: dict[Any, Deltas], key: Any, deltas: Mapping[str, int], sign: int = 1) -> None:
+    """Add (or with sign -1 subtract) deltas into total[key], dropping what becomes zero."""
+    row = total.setdefault(key, {})
+    for name, value in deltas.items():
+        updated = row.get(name, 0) + sign * value
+        if updated:
+            row[name] = updated
+        else:
+            row.pop(name, None)
+    if not row:
+        del total[key]
+
+
+def difference(after: Mapping[Any, Deltas], before: Mapping[Any, Deltas]) -> dict[Any, Deltas]:
+    """after - before, key by key, without the keys where nothing changed."""
+    out: dict[Any, Deltas] = {}
+    for key, deltas in after.items():
+        add_into(out, key, deltas)
+    for key, deltas in before.items():
+        add_into(out, key, deltas, -1)
+    return out
+
+
+# --- totals, rates and ranks -------------------------------------------------------------
+
+
+def rate(numerator: int, denominator: int | None) -> float | None:
+    """A fraction (not a percentage), rounded to 6 decimals; None when it has no meaning."""
+    if not denominator:
+        return None
+    return round(numerator / denominator, RATE_DECIMALS)
+
+
+def gap_to_target(
+    target_rate: float | None, adult_population: int | None, installed: int
+) -> int | None:
+    """ceil(target_rate x adult_population) - installed, never below 0. Decimal keeps
+    0.6 x 9200 at 5520 exactly (binary floats make it 5520.000000000001)."""
+    if target_rate is None or adult_population is None:
+        return None
+    target = math.ceil(Decimal(str(target_rate)) * adult_population)
+    return max(0, target - installed)
+
+
+def competition_ranks(values: Mapping[Any, float | None]) -> dict[Any, int]:
+    """Ranks by value, highest first; equal values share a rank (1, 2, 2, 4); unknown
+    values come last, sharing the rank after every known one."""
+    known = sorted((v for v in values.values() if v is not None), reverse=True)
+    first_place: dict[float, int] = {}
+    for place, value in enumerate(known, start=1):
+        first_place.setdefault(value, place)
+    last = len(known) + 1
+    return {
+        key: (first_place[value] if value is not None else last) for key, value in values.items()
+    }
+
+
+def totals(
+    *,
+    state: Mapping[str, int],
+    flow: Mapping[str, int],
+    undated: Mapping[str, int],
+    adult_population: int | None,
+    target_rate: float | None,
+) -> dict[str, Any]:
+    """The `totals` object of API §6 from summed counters."""
+    installed = state.get("installed", 0)
+    adults = state.get("adults_counted", 0)
+    smartphones = state.get("smartphones", 0)
+    return {
+        "households": undated.get("households", 0),
+        "households_visited": state.get("households_visited", 0),
+        "visits": flow.get("visits", 0),
+        "adults_counted": adults,
+        "smartphones": smartphones,
+        "installed": installed,
+        "installed_during_campaign": state.get("installed_during_campaign", 0),
+        "adult_population": adult_population,
+        "target_rate": target_rate,
+        "coverage": rate(installed, adult_population),
+        "coverage_of_counted": rate(installed, adults),
+        "coverage_of_smartphones": rate(installed, smartphones),
+        "gap_to_target": gap_to_target(target_rate, adult_population, installed),
+        "priority_subjects": state.get("priority_subjects", 0),
+        "priority_installed": state.get("priority_installed", 0),
+        "by_outcome": {outcome: flow.get(f"outcome_{outcome}", 0) for outcome in OUTCOMES},
+        "review": {status: flow.get(f"review_{status}", 0) for status in REVIEW_STATES},
+        "open_conflicts": undated.get("open_conflicts", 0),
+    }
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    id: int
+    parent_id: int | None
+    level: str
+    adult_population: int | None
+    target_rate: float | None
+
+
+def effective_populations(nodes: Iterable[UnitNode]) -> dict[int, int | None]:
+    """Each unit's adult population: its own, or the sum of its children's (None when
+    neither it nor any unit below it knows one)."""
+    nodes = list(nodes)
+    children: dict[int | None, list[UnitNode]] = {}
+    for node in nodes:
+        children.setdefault(node.parent_id, []).append(node)
+    out: dict[int, int | None] = {}
+
+    # Deepest first, so every child is known before its parent (trees are 4 levels deep).
+    order = {"group": 0, "ward": 1, "district": 2, "province": 3}
+    for node in sorted(nodes, key=lambda n: order.get(n.level, 4)):
+        if node.adult_population is not None:
+            out[node.id] = node.adult_population
+            continue
+        known = [out.get(c.id) for c in children.get(node.id, [])]
+        known = [k for k in known if k is not None]
+        out[node.id] = sum(known) if known else None
+    return out
+
+
+def effective_target_rate(node: UnitNode, campaign_rate: float) -> float | None:
+    """A ward's own target rate (None when unknown); above and below ward level its own
+    when set, else the campaign's."""
+    if node.level == "ward":
+        return node.target_rate
+    return node.target_rate if node.target_rate is not None else campaign_rate

@@ -1,0 +1,641 @@
+"""The exports of API §7, the pure part: column names (English and Vietnamese), how one row
+is built, the formula-injection guard, phone masking, file names, and CSV text chunks.
+
+No I/O: the store reads rows and hands them here as plain values; the API and the command
+line write what comes out. Both therefore produce the same bytes for the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from .records import OUTCOMES, REVIEW_STATES
+
+KINDS = ("units", "visits", "households")
+FORMATS = ("csv", "xlsx")
+LAYOUTS = ("full", "report")
+LANGUAGES = ("en", "vi")
+SEPARATORS = {"comma": ",", "semicolon": ";"}
+BOM = "\ufeff"
+LINE_END = "\r\n"
+# Characters a spreadsheet takes as the start of a formula (or that hide one after them).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PHONE_KEEP_DIGITS = 3
+FLAG_SEPARATOR = "|"
+CHUNK_CHARS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: its stable English name, its Vietnamese header, its type in the
+    SQLite snapshot (INTEGER, REAL or TEXT) and whether its text is free text (guarded)."""
+
+    name: str
+    vi: str
+    type: str = "TEXT"
+
+
+def _c(name: str, vi: str, type_: str = "TEXT") -> Column:
+    return Column(name, vi, type_)
+
+
+OUTCOME_VI = {
+    "installed": "đã cài",
+    "partial": "cài một phần",
+    "already_installed": "đã cài từ trước",
+    "refused": "từ chối",
+    "not_home": "vắng nhà",
+    "come_back": "hẹn quay lại",
+    "no_smartphone": "không có điện thoại thông minh",
+    "vacant": "nhà trống",
+    "language_barrier": "bất đồng ngôn ngữ",
+}
+REVIEW_VI = {
+    "pending": "chờ duyệt",
+    "approved": "đã duyệt",
+    "rejected": "bị từ chối",
+    "flagged": "cần xem lại",
+}
+
+UNIT_COLUMNS: tuple[Column, ...] = (
+    _c("scheme", "Hệ mã"),
+    _c("province_code", "Mã tỉnh"),
+    _c("province_name", "Tên tỉnh"),
+    _c("district_code", "Mã huyện"),
+    _c("district_name", "Tên huyện"),
+    _c("ward_code", "Mã xã"),
+    _c("ward_name", "Tên xã"),
+    _c("households", "Số hộ", "INTEGER"),
+    _c("households_visited", "Số hộ đã đến", "INTEGER"),
+    _c("visits", "Số lượt đến", "INTEGER"),
+    _c("adults_counted", "Số người trưởng thành đã đếm", "INTEGER"),
+    _c("smartphones", "Số điện thoại thông minh", "INTEGER"),
+    _c("installed", "Số người đã cài đặt", "INTEGER"),
+    _c("installed_during_campaign", "Số cài trong chiến dịch", "INTEGER"),
+    _c("adult_population", "Dân số trưởng thành", "INTEGER"),
+    _c("target_rate", "Chỉ tiêu", "REAL"),
+    _c("coverage", "Tỷ lệ trên dân số trưởng thành", "REAL"),
+    _c("coverage_of_counted", "Tỷ lệ trên số người đã đếm", "REAL"),
+    _c("coverage_of_smartphones", "Tỷ lệ trên số điện thoại thông minh", "REAL"),
+    _c("gap_to_target", "Còn thiếu so với chỉ tiêu", "INTEGER"),
+    _c("priority_subjects", "Số đối tượng ưu tiên", "INTEGER"),
+    _c("priority_installed", "Số đối tượng ưu tiên đã cài", "INTEGER"),
+    *(_c(f"outcome_{o}", f"Kết quả: {OUTCOME_VI[o]}", "INTEGER") for o in OUTCOMES),
+    *(_c(f"review_{s}", f"Duyệt: {REVIEW_VI[s]}", "INTEGER") for s in REVIEW_STATES),
+    _c("open_conflicts", "Xung đột chưa xử lý", "INTEGER"),
+    _c("rank", "Xếp thứ", "INTEGER"),
+)
+# The provinces' daily report: "đã có … người cài đặt, đạt …%, xếp thứ …".
+REPORT_COLUMNS: tuple[Column, ...] = (
+    _c("ward_code", "Mã xã"),
+    _c("ward_name", "Tên xã"),
+    _c("installed", "Số người đã cài đặt", "INTEGER"),
+    _c("pct_adult_population", "% dân số trưởng thành", "REAL"),
+    _c("pct_smartphones", "% người có điện thoại thông minh", "REAL"),
+    _c("rank", "Xếp thứ", "INTEGER"),
+    _c("gap_to_target", "Còn thiếu so với chỉ tiêu", "INTEGER"),
+)
+VISIT_COLUMNS: tuple[Column, ...] = (
+    _c("id", "Mã lượt đến"),
+    _c("version", "Phiên bản", "INTEGER"),
+    _c("household_id", "Mã hộ"),
+    _c("visited_at", "Thời điểm đến (UTC)"),
+    _c("outcome", "Kết quả"),
+    _c("adults", "Số người trưởng thành", "INTEGER"),
+    _c("smartphones", "Số điện thoại thông minh", "INTEGER"),
+    _c("installed_before", "Đã cài từ trước", "INTEGER"),
+    _c("installed_during", "Cài trong lượt đến", "INTEGER"),
+    _c("priority_subjects", "Số đối tượng ưu tiên", "INTEGER"),
+    _c("priority_installed", "Số đối tượng ưu tiên đã cài", "INTEGER"),
+    _c("lat", "Vĩ độ", "REAL"),
+    _c("lon", "Kinh độ", "REAL"),
+    _c("accuracy_m", "Sai số GPS (m)", "REAL"),
+    _c("notes", "Ghi chú"),
+    _c("come_back_at", "Hẹn quay lại (UTC)"),
+    _c("ward_code", "Mã xã"),
+    _c("ward_name", "Tên xã"),
+    _c("group_code", "Mã tổ/thôn"),
+    _c("group_name", "Tên tổ/thôn"),
+    _c("canvasser", "Người đi vận động"),
+    _c("device_id", "Mã thiết bị"),
+    _c("review_status", "Trạng thái duyệt"),
+    _c("review_comment", "Nhận xét khi duyệt"),
+    _c("flags", "Cảnh báo"),
+    _c("voided", "Đã hủy", "INTEGER"),
+    _c("received_at", "Thời điểm nhận (UTC)"),
+)
+HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
+    _c("id", "Mã hộ"),
+    _c("version", "Phiên bản", "INTEGER"),
+    _c("ward_code", "Mã xã"),
+    _c("ward_name", "Tên xã"),
+    _c("group_code", "Mã tổ/thôn"),
+    _c("group_name", "Tên tổ/thôn"),
+    _c("address", "Địa chỉ"),
+    _c("lat", "Vĩ độ", "REAL"),
+    _c("lon", "Kinh độ", "REAL"),
+    _c("head_name", "Chủ hộ"),
+    _c("phone", "Số điện thoại"),
+    _c("adults", "Số người trưởng thành", "INTEGER"),
+    _c("smartphones", "Số điện thoại thông minh", "INTEGER"),
+    _c("installed", "Số người đã cài đặt", "INTEGER"),
+    _c("priority_subjects", "Số đối tượng ưu tiên", "INTEGER"),
+    _c("priority_installed", "Số đối tượng ưu tiên đã cài", "INTEGER"),
+)
+
+
+def columns(kind: str, layout: str = "full") -> tuple[Column, ...]:
+    """The columns of one export (``layout`` matters for units only)."""
+    if kind == "units":
+        return REPORT_COLUMNS if layout == "report" else UNIT_COLUMNS
+    if kind == "visits":
+        return VISIT_COLUMNS
+    if kind == "households":
+        return HOUSEHOLD_COLUMNS
+    raise ValueError(f"unknown export {kind!r}")
+
+
+def header(cols: Sequence[Column], lang: str = "en") -> list[str]:
+    """The header row: stable English snake_case names, or Vietnamese headers."""
+    return [c.vi if lang == "vi" else c.name for c in cols]
+
+
+# --- cells -------------------------------------------------------------------------------
+
+
+def guard(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe; any other
+    value (numbers included) is left as it is."""
+    if isinstance(value, str) and value and value[0] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """Every digit but the last three becomes ``*`` (other characters are dropped):
+    ``0912 345 789`` -> ``*******789``. A number of three digits or fewer is all stars."""
+    if phone is None:
+        return None
+    digits = [ch for ch in phone if ch.isdigit()]
+    if not digits:
+        return "*" * len(phone.strip()) if phone.strip() else ""
+    if len(digits) <= PHONE_KEEP_DIGITS:
+        return "*" * len(digits)
+    kept = "".join(digits[-PHONE_KEEP_DIGITS:])
+    return "*" * (len(digits) - PHONE_KEEP_DIGITS) + kept
+
+
+def percent(fraction: float | None) -> float | None:
+    """A fraction as a percentage with two decimals (0.6125 -> 61.25); None stays None."""
+    if fraction is None:
+        return None
+    return float(round(Decimal(str(fraction)) * 100, 2))
+
+
+def utc_text(value: Any) -> str | None:
+    """A stored time as RFC 3339 UTC with ``Z``, from a timezone-aware datetime or from the
+    text SQLite keeps (``2020-08-15 03:00:00`` or ``2020-08-15 03:00:00.000000``, UTC)."""
+    if value is None:
+        return None
+    if value.__class__ is str:
+        if len(value) == 19:  # the common spelling: no fraction
+            return value[:10] + "T" + value[11:] + "Z"
+        text = value.replace(" ", "T", 1)
+        if text.endswith(".000000"):
+            text = text[:-7]
+        if text.endswith("+00:00"):
+            text = text[:-6]
+        return text + "Z"
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=256)
+def flags_text(stored: str | None) -> str:
+    """The stored JSON list of flags as ``too_fast|clock_suspect`` (a few distinct values
+    across millions of rows: each is decoded once)."""
+    if not stored:
+        return ""
+    return FLAG_SEPARATOR.join(json.loads(stored))
+
+
+# --- rows --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """A unit as the exports name it."""
+
+    id: int
+    scheme: str
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+
+
+def ancestor_of_level(unit: UnitInfo, level: str, units: Mapping[int, UnitInfo]) -> UnitInfo | None:
+    """The unit itself or the ancestor at ``level`` (None when the scheme has no such level)."""
+    current: UnitInfo | None = unit
+    while current is not None:
+        if current.level == level:
+            return current
+        current = units.get(current.parent_id) if current.parent_id is not None else None
+    return None
+
+
+def unit_row(
+    ward: UnitInfo, totals: Mapping[str, Any], rank: int, units: Mapping[int, UnitInfo]
+) -> list[Any]:
+    """One row of units.csv: the ward with its district and province, every total of API §6
+    (by_outcome and review flattened), and its rank among the exported wards."""
+    province = ancestor_of_level(ward, "province", units)
+    district = ancestor_of_level(ward, "district", units)
+    by_outcome, review = totals["by_outcome"], totals["review"]
+    return [
+        ward.scheme,
+        province.code if province else None,
+        province.name if province else None,
+        district.code if district else None,
+        district.name if district else None,
+        ward.code,
+        ward.name,
+        totals["households"],
+        totals["households_visited"],
+        totals["visits"],
+        totals["adults_counted"],
+        totals["smartphones"],
+        totals["installed"],
+        totals["installed_during_campaign"],
+        totals["adult_population"],
+        totals["target_rate"],
+        totals["coverage"],
+        totals["coverage_of_counted"],
+        totals["coverage_of_smartphones"],
+        totals["gap_to_target"],
+        totals["priority_subjects"],
+        totals["priority_installed"],
+        *(by_outcome[o] for o in OUTCOMES),
+        *(review[s] for s in REVIEW_STATES),
+        totals["open_conflicts"],
+        rank,
+    ]
+
+
+def report_row(ward: UnitInfo, totals: Mapping[str, Any], rank: int) -> list[Any]:
+    """One row of the daily report layout (see REPORT_COLUMNS)."""
+    return [
+        ward.code,
+        ward.name,
+        totals["installed"],
+        percent(totals["coverage"]),
+        percent(totals["coverage_of_smartphones"]),
+        rank,
+        totals["gap_to_target"],
+    ]
+
+
+def unit_rows(
+    wards: Sequence[UnitInfo],
+    totals: Mapping[int, Mapping[str, Any]],
+    ranks: Mapping[int, int],
+    units: Mapping[int, UnitInfo],
+    layout: str = "full",
+) -> list[list[Any]]:
+    """Every ward's row (values as they are; see Style); the report is ordered by rank
+    (then code), the full layout by the order the wards come in."""
+    if layout == "report":
+        ordered = sorted(wards, key=lambda w: (ranks[w.id], w.code))
+        return [report_row(w, totals[w.id], ranks[w.id]) for w in ordered]
+    return [unit_row(w, totals[w.id], ranks[w.id], units) for w in wards]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How cells are written for one format: spreadsheets (CSV, XLSX) guard text against
+    formulas, the SQLite snapshot keeps values as they are; booleans as ``true``/``false``
+    text in CSV, native elsewhere."""
+
+    guard: bool
+    booleans: tuple[Any, Any]
+
+    def cell(self, value: Any) -> Any:
+        if value is True or value is False:
+            return self.booleans[value]
+        return guard(value) if self.guard else value
+
+    def row(self, values: Iterable[Any]) -> list[Any]:
+        return [self.cell(v) for v in values]
+
+
+CSV_STYLE = Style(guard=True, booleans=("false", "true"))
+XLSX_STYLE = Style(guard=True, booleans=(False, True))
+SQLITE_STYLE = Style(guard=False, booleans=(0, 1))
+
+
+class Lookups:
+    """The dictionaries rows are resolved with, loaded once per export: unit id -> (code,
+    name), user id -> username, each already styled (guarded for spreadsheets), so no row
+    pays for it again."""
+
+    def __init__(
+        self, units: Mapping[int, UnitInfo], usernames: Mapping[int, str], style: Style
+    ) -> None:
+        cell = style.cell
+        self.style = style
+        self.units: dict[int | None, tuple[Any, Any]] = {
+            u.id: (cell(u.code), cell(u.name)) for u in units.values()
+        }
+        self.units[None] = (None, None)
+        self.usernames: dict[int | None, Any] = {i: cell(n) for i, n in usernames.items()}
+
+
+# The stored columns a visit row is built from, in this order (see visit_row).
+VISIT_READ = (
+    "id",
+    "version",
+    "household_id",
+    "visited_at",
+    "outcome",
+    "adults",
+    "smartphones",
+    "installed_before",
+    "installed_during",
+    "priority_subjects",
+    "priority_installed",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "notes",
+    "come_back_at",
+    "ward_id",
+    "group_id",
+    "canvasser_id",
+    "device_id",
+    "review_status",
+    "review_comment",
+    "flags",
+    "voided",
+    "received_at",
+)
+VISIT_SORT_KEY = (VISIT_READ.index("visited_at"), VISIT_READ.index("id"))
+
+
+def _text(value: Any, guarded: bool) -> Any:
+    if guarded and value and value[0] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def visit_row(row: Sequence[Any], lookups: Lookups) -> list[Any]:
+    """One row of visits.csv from a stored visit: a sequence of the VISIT_READ columns,
+    times as stored (see utc_text). Positional on purpose: this runs a million times."""
+    (
+        id_,
+        version,
+        household_id,
+        visited_at,
+        outcome,
+        adults,
+        smartphones,
+        installed_before,
+        installed_during,
+        priority_subjects,
+        priority_installed,
+        lat,
+        lon,
+        accuracy_m,
+        notes,
+        come_back_at,
+        ward_id,
+        group_id,
+        canvasser_id,
+        device_id,
+        review_status,
+        review_comment,
+        flags,
+        voided,
+        received_at,
+    ) = row
+    guarded = lookups.style.guard
+    ward_code, ward_name = lookups.units.get(ward_id, (None, None))
+    group_code, group_name = lookups.units.get(group_id, (None, None))
+    return [
+        id_,
+        version,
+        household_id,
+        utc_text(visited_at),
+        outcome,
+        adults,
+        smartphones,
+        installed_before,
+        installed_during,
+        priority_subjects,
+        priority_installed,
+        lat,
+        lon,
+        accuracy_m,
+        _text(notes, guarded),
+        utc_text(come_back_at) if come_back_at is not None else None,
+        ward_code,
+        ward_name,
+        group_code,
+        group_name,
+        lookups.usernames.get(canvasser_id),
+        device_id,
+        review_status,
+        _text(review_comment, guarded),
+        flags_text(flags),
+        lookups.style.booleans[bool(voided)],
+        utc_text(received_at),
+    ]
+
+
+HOUSEHOLD_READ = (
+    "id",
+    "version",
+    "ward_id",
+    "group_id",
+    "address",
+    "lat",
+    "lon",
+    "head_name",
+    "phone",
+    "adults",
+    "smartphones",
+    "installed",
+    "priority_subjects",
+    "priority_installed",
+)
+
+
+def household_row(row: Sequence[Any], lookups: Lookups, mask_phones: bool) -> list[Any]:
+    """One row of households.csv from the HOUSEHOLD_READ columns of a stored household,
+    the phone masked when asked."""
+    (
+        id_,
+        version,
+        ward_id,
+        group_id,
+        address,
+        lat,
+        lon,
+        head_name,
+        phone,
+        adults,
+        smartphones,
+        installed,
+        priority_subjects,
+        priority_installed,
+    ) = row[: len(HOUSEHOLD_READ)]
+    guarded = lookups.style.guard
+    ward_code, ward_name = lookups.units.get(ward_id, (None, None))
+    group_code, group_name = lookups.units.get(group_id, (None, None))
+    return [
+        id_,
+        version,
+        ward_code,
+        ward_name,
+        group_code,
+        group_name,
+        _text(address, guarded),
+        lat,
+        lon,
+        _text(head_name, guarded),
+        _text(mask_phone(phone) if mask_phones else phone, guarded),
+        adults,
+        smartphones,
+        installed,
+        priority_subjects,
+        priority_installed,
+    ]
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def csv_chunks(
+    head: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    sep: str = "comma",
+    bom: bool = True,
+    on_rows: Callable[[int], None] | None = None,
+    chunk_chars: int = CHUNK_CHARS,
+) -> Iterator[str]:
+    """The CSV text (RFC 4180, CRLF line ends) in chunks of about ``chunk_chars``: the rows
+    are consumed as the chunks are taken, so memory stays flat whatever the row count.
+    Rows come as cells already styled with CSV_STYLE; numbers are written as Python writes
+    them (a dot decimal whatever the locale), None as an empty cell. ``on_rows(n)`` is told
+    after each chunk how many rows it held (for a progress bar)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=SEPARATORS[sep], lineterminator=LINE_END)
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(CSV_STYLE.row(head))
+    count = reported = 0
+    writerows = writer.writerows
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) < 256:
+            continue
+        writerows(batch)
+        count += len(batch)
+        batch.clear()
+        if buffer.tell() >= chunk_chars:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if on_rows is not None:
+                on_rows(count - reported)
+                reported = count
+    writerows(batch)
+    count += len(batch)
+    if buffer.tell():
+        yield buffer.getvalue()
+    if on_rows is not None and count > reported:
+        on_rows(count - reported)
+
+
+def csv_text(cells: Sequence[Any], sep: str = "comma") -> str:
+    """Cells (already styled) as one piece of a CSV line, quoted exactly as csv_chunks
+    quotes them, without the line end."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=SEPARATORS[sep], lineterminator="").writerow(cells)
+    return buffer.getvalue()
+
+
+def float_text(value: float | None) -> str:
+    """A float cell as csv.writer writes it (Python's shortest round-trip form)."""
+    return "" if value is None else repr(value)
+
+
+def line_chunks(
+    first: str,
+    lines: Iterable[str],
+    *,
+    on_rows: Callable[[int], None] | None = None,
+    chunk_lines: int = 512,
+) -> Iterator[str]:
+    """Text chunks from finished CSV lines (``first`` is the BOM and header): the fast path
+    where the database renders most of each line."""
+    yield first
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= chunk_lines:
+            yield "".join(batch)
+            if on_rows is not None:
+                on_rows(len(batch))
+            batch.clear()
+    if batch:
+        yield "".join(batch)
+        if on_rows is not None:
+            on_rows(len(batch))
+
+
+# --- file names --------------------------------------------------------------------------
+
+
+def ascii_fold(text: str) -> str:
+    """Vietnamese to plain ASCII letters: ``Thị trấn Văn Giang`` -> ``Thi tran Van Giang``."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return (
+        "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        .encode("ascii", "ignore")
+        .decode()
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", text, flags=re.UNICODE).strip("-")
+
+
+def file_names(
+    kind: str, scheme: str, code: str, name: str, day: str, extension: str
+) -> tuple[str, str]:
+    """(ASCII name, UTF-8 name) saying what, which unit and which day:
+    ``visits_gso-2020_12019_Thi-tran-Van-Giang_2020-08-20.csv`` and the same with the
+    Vietnamese name."""
+    stem = f"{kind}_{_slug(scheme)}_{_slug(code)}"
+    unicode_name = f"{stem}_{_slug(unicodedata.normalize('NFC', name))}_{day}.{extension}"
+    plain = f"{stem}_{_slug(ascii_fold(name))}_{day}.{extension}"
+    plain = re.sub(r"[^A-Za-z0-9._-]", "-", plain)
+    return plain, unicode_name
+
+
+def content_disposition(plain: str, unicode_name: str) -> str:
+    """``attachment`` with an ASCII ``filename`` and the RFC 5987 ``filename*``."""
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(unicode_name, safe='')}"

@@ -19,6 +19,7 @@ after and writes the difference, so the counters always equal a full recomputati
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -122,8 +123,38 @@ def household_contribution(
     """What a household adds to the counters of its group, ward and every unit above.
 
     Runs for every household a write touches, twice (before and after): kept to plain
-    dictionary work."""
+    dictionary work, and a household of one visit (most of them) is worked out once per
+    distinct visit. The answer is shared: callers must not change it."""
     visits = sorted(visits, key=_day_of)
+    if len(visits) == 1:
+        (v,) = visits
+        counts = tuple(v.counts.get(name) for name in COUNT_FIELDS)
+        return _one_visit(merged, v.day, v.outcome, counts, v.review_status, v.voided)
+    return _contribution(merged, visits)
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_visit(
+    merged: bool,
+    day: str,
+    outcome: str,
+    counts: tuple[int | None, ...],
+    review_status: str,
+    voided: bool,
+) -> HouseholdContribution:
+    visit = VisitFigureFacts(
+        "",
+        day,
+        (0, 0, ""),
+        outcome,
+        dict(zip(COUNT_FIELDS, counts, strict=True)),
+        review_status,
+        voided,
+    )
+    return _contribution(merged, [visit])
+
+
+def _contribution(merged: bool, visits: list[VisitFigureFacts]) -> HouseholdContribution:
     days: dict[str, Deltas] = {}
     for visit in visits:
         row = days.get(visit.day)

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Table, case, delete, func, select
+from sqlalchemy import Table, bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.push import PushContext
@@ -391,27 +391,43 @@ class UnitSums:
     undated: dict[str, int]
 
 
+@lru_cache(maxsize=1)
+def _sums_statements() -> tuple[Any, Any]:
+    """The two grouped reads of ``sums``, built once: building 23 CASE expressions per
+    request cost more than running the query."""
+    in_range = DAY.c.day >= bindparam("start")
+    columns = [func.sum(DAY.c[n]).label(n) for n in STATE_FIGURES]
+    columns += [func.sum(case((in_range, DAY.c[n]), else_=0)).label(n) for n in FLOW_FIGURES]
+    ids = bindparam("ids", expanding=True)
+    dated = (
+        select(DAY.c.unit_id, *columns)
+        .where(DAY.c.unit_id.in_(ids), DAY.c.day <= bindparam("end"))
+        .group_by(DAY.c.unit_id)
+    )
+    undated = select(UNDATED.c.unit_id, *(UNDATED.c[n] for n in UNDATED_FIGURES)).where(
+        UNDATED.c.unit_id.in_(ids)
+    )
+    return dated, undated
+
+
 def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, UnitSums]:
     """Per unit: state figures summed up to ``end``, flow figures within [start, end], and
     the undated figures. One grouped query over a few rows per unit and day."""
     ids = list(set(unit_ids))
-    end_text = end.isoformat()
-    start_text = start.isoformat() if start else "0000-00-00"
+    params = {"start": start.isoformat() if start else "0000-00-00", "end": end.isoformat()}
     out = {i: UnitSums({}, {}, {}) for i in ids}
-    in_range = DAY.c.day >= start_text
-    columns = [func.sum(DAY.c[n]).label(n) for n in STATE_FIGURES]
-    columns += [func.sum(case((in_range, DAY.c[n]), else_=0)).label(n) for n in FLOW_FIGURES]
+    dated, undated = _sums_statements()
+    state_at = range(1, 1 + len(STATE_FIGURES))
+    flow_at = range(1 + len(STATE_FIGURES), 1 + len(STATE_FIGURES) + len(FLOW_FIGURES))
     for chunk in chunks(ids):
-        rows = db.session.execute(
-            select(DAY.c.unit_id, *columns)
-            .where(DAY.c.unit_id.in_(chunk), DAY.c.day <= end_text)
-            .group_by(DAY.c.unit_id)
-        ).all()
-        for row in rows:
-            out[row.unit_id].state.update({n: int(getattr(row, n) or 0) for n in STATE_FIGURES})
-            out[row.unit_id].flow.update({n: int(getattr(row, n) or 0) for n in FLOW_FIGURES})
-        for row in db.session.execute(select(UNDATED).where(UNDATED.c.unit_id.in_(chunk))).all():
-            out[row.unit_id].undated.update({n: int(getattr(row, n)) for n in UNDATED_FIGURES})
+        for row in db.session.execute(dated, {**params, "ids": chunk}).all():
+            sums_of = out[row[0]]
+            sums_of.state.update(
+                zip(STATE_FIGURES, (int(row[i] or 0) for i in state_at), strict=True)
+            )
+            sums_of.flow.update(zip(FLOW_FIGURES, (int(row[i] or 0) for i in flow_at), strict=True))
+        for row in db.session.execute(undated, {"ids": chunk}).all():
+            out[row[0]].undated.update(zip(UNDATED_FIGURES, map(int, row[1:]), strict=True))
     return out
 
 
@@ -434,20 +450,22 @@ def first_day(unit_id: int) -> str | None:
 
 
 def unit_nodes(units: Iterable[Unit]) -> list[UnitNode]:
-    """Every unit at or under these units but residential groups' children (none): the
-    nodes their adult populations are summed from."""
-    seen: dict[int, UnitNode] = {}
-    for unit in units:
-        rows = db.session.execute(
-            select(U.c.id, U.c.parent_id, U.c.level, U.c.adult_population, U.c.target_rate).where(
-                U.c.path.startswith(unit.path)
-            )
-        ).all()
-        for row in rows:
-            seen[row.id] = UnitNode(
-                row.id, row.parent_id, row.level, row.adult_population, row.target_rate
-            )
-    return list(seen.values())
+    """Every unit at or under these units: the nodes their adult populations are summed
+    from. Siblings (the usual call) are read as their parent's subtree, in one query."""
+    units = list(units)
+    if not units:
+        return []
+    parents = {u.parent_id for u in units}
+    if len(parents) == 1 and None not in parents:
+        prefixes = [units[0].path.rstrip("/").rsplit("/", 1)[0] + "/"]
+    else:
+        prefixes = sorted({u.path for u in units})
+    rows = db.session.execute(
+        select(U.c.id, U.c.parent_id, U.c.level, U.c.adult_population, U.c.target_rate).where(
+            or_(*(U.c.path.startswith(prefix) for prefix in prefixes))
+        )
+    ).all()
+    return [UnitNode(*row) for row in rows]
 
 
 def totals_for(

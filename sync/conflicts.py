@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .push import PushContext, PushPlan, VisitState, normalised_address, plan_correction
+from .push import (
+    PushContext,
+    PushPlan,
+    VisitState,
+    change_household_fields,
+    plan_correction,
+)
 from .records import CONFLICT_KINDS, SyncError
 from .rules import derive_counters
 from .validation import clean_household
@@ -237,22 +243,7 @@ def resolve_household(
     changed = {k: v for k, v in cleaned.items() if household.data.get(k) != v}
     if not changed:
         return plan
-    previous = {name: household.data.get(name) for name in changed}
-    household.data.update(changed)
-    household.dirty.update(changed)
-    if "group" in changed:
-        group = ctx.units_by_ref.get(changed["group"]) if changed["group"] else None
-        household.group_id = group.id if group else None
-        household.dirty.add("group_id")
-    if "address" in changed:
-        household.address_norm = normalised_address(changed["address"])
-        household.dirty.add("address_norm")
-    lat, lon = household.data.get("lat"), household.data.get("lon")
-    if household.first_pos is None and lat is not None and lon is not None:
-        household.first_pos = (lat, lon)
-        household.dirty.add("first_pos")
-    household.version += 1
-    household.dirty.add("version")
+    previous = change_household_fields(ctx, household, changed)
     plan.revisions.append(
         _revision(
             "household",

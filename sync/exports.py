@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from .records import OUTCOMES, REVIEW_STATES
+from .records import OUTCOMES, REVIEW_STATES, VISIT_FIELDS
 
 KINDS = ("units", "visits", "households")
 FORMATS = ("csv", "xlsx")
@@ -364,20 +364,7 @@ class Lookups:
 VISIT_READ = (
     "id",
     "version",
-    "household_id",
-    "visited_at",
-    "outcome",
-    "adults",
-    "smartphones",
-    "installed_before",
-    "installed_during",
-    "priority_subjects",
-    "priority_installed",
-    "lat",
-    "lon",
-    "accuracy_m",
-    "notes",
-    "come_back_at",
+    *VISIT_FIELDS,
     "ward_id",
     "group_id",
     "canvasser_id",

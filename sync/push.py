@@ -202,6 +202,31 @@ _HANDLERS = {
 }
 
 
+def change_household_fields(
+    ctx: PushContext, household: HouseholdState, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Write changed data fields on a household with what follows from them (its group's
+    id, the normalised address, the first position) and bump its version. Answers the
+    fields' previous values, as a revision keeps them."""
+    previous = _jsonable({name: household.data.get(name) for name in values})
+    household.data.update(values)
+    household.dirty.update(values)
+    if "group" in values:
+        group = ctx.units_by_ref.get(values["group"]) if values["group"] else None
+        household.group_id = group.id if group else None
+        household.dirty.add("group_id")
+    if "address" in values:
+        household.address_norm = normalised_address(values["address"])
+        household.dirty.add("address_norm")
+    lat, lon = household.data.get("lat"), household.data.get("lon")
+    if household.first_pos is None and lat is not None and lon is not None:
+        household.first_pos = (lat, lon)
+        household.dirty.add("first_pos")
+    household.version += 1
+    household.dirty.add("version")
+    return previous
+
+
 class _Planner:
     def __init__(
         self,
@@ -617,22 +642,7 @@ class _Planner:
     def change_household(
         self, household: HouseholdState, values: dict[str, Any], m: Mutation | None
     ) -> None:
-        previous = _jsonable({name: household.data.get(name) for name in values})
-        household.data.update(values)
-        household.dirty.update(values)
-        if "group" in values:
-            group = self.ctx.units_by_ref.get(values["group"]) if values["group"] else None
-            household.group_id = group.id if group else None
-            household.dirty.add("group_id")
-        if "address" in values:
-            household.address_norm = normalised_address(values["address"])
-            household.dirty.add("address_norm")
-        lat, lon = household.data.get("lat"), household.data.get("lon")
-        if household.first_pos is None and lat is not None and lon is not None:
-            household.first_pos = (lat, lon)
-            household.dirty.add("first_pos")
-        household.version += 1
-        household.dirty.add("version")
+        previous = change_household_fields(self.ctx, household, values)
         self.revision(
             "household",
             household.id,

@@ -195,13 +195,12 @@ def measure(ctx: PushContext) -> Contributions:
         by_household.setdefault(visit.household_id, []).append(
             _facts(visit.id, visit.data, visit.review_status, visit.voided, visit.order_key)
         )
+    paths = {unit_id: unit.path for unit_id, unit in ctx.units_by_id.items()}
+    # The store loads every ward a push touches; read any it did not in one query.
+    paths.update(_ward_paths({h.ward_id for h in ctx.households.values()} - set(paths)))
     tally = _Tally()
     for household in ctx.households.values():
-        unit = ctx.units_by_id.get(household.ward_id)
-        path = (
-            unit.path if unit is not None else _ward_paths([household.ward_id])[household.ward_id]
-        )
-        chain = _chain(path, household.group_id)
+        chain = _chain(paths[household.ward_id], household.group_id)
         tally.add(chain, household.merged_into is not None, by_household.get(household.id, []))
     return tally.result()
 

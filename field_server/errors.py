@@ -18,6 +18,8 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from domain.records import SyncError
+
 log = logging.getLogger("field_server")
 
 
@@ -241,7 +243,15 @@ def error_response(error: ApiError) -> Response:
     response.status_code = error.status
     for name, value in error.headers.items():
         response.headers[name] = value
+    if error.code == "storage_unavailable" and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
     return response
+
+
+def from_domain_error(exc: SyncError) -> ApiError:
+    """The one translation of a domain rule's refusal into the API's error: same code,
+    same field errors and details (every domain code is registered above)."""
+    return ApiError(exc.code, errors=exc.errors, details=exc.details)
 
 
 def storage_error() -> ApiError:
@@ -285,6 +295,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc)
+
+    @app.errorhandler(SyncError)
+    def _domain_error(exc: SyncError) -> Response:
+        return error_response(from_domain_error(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

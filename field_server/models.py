@@ -24,14 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from .clock import utcnow
 from .extensions import db
-
-LEVELS = ("province", "district", "ward", "group")
-ROLES = ("admin", "district", "supervisor", "canvasser")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -244,7 +238,7 @@ class Household(db.Model):
     head_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Derived from the counting visits (sync/rules.derive_counters); never sent by tablets.
+    # Derived from the counting visits (domain/rules.derive_counters); never sent by tablets.
     adults: Mapped[int | None] = mapped_column(Integer, nullable=True)
     smartphones: Mapped[int | None] = mapped_column(Integer, nullable=True)
     installed: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -315,7 +309,7 @@ class Visit(db.Model):
 class Revision(db.Model):
     """One row per version of a record: the fields it changed with their values before it,
     who changed them and the HLC. The base a tablet's base_version names is the record now
-    with the later versions undone (sync/push.py changes_since); a creation's row lists the
+    with the later versions undone (domain/push.py changes_since); a creation's row lists the
     fields it set, with no previous values."""
 
     __tablename__ = "revisions"

@@ -1,5 +1,8 @@
 """Marshmallow schemas, one module per resource. Unknown fields always raise."""
 
+from datetime import UTC
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields, validate
 
 
@@ -27,3 +30,34 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+class OutputSchema(Schema):
+    """Base for every response schema: dumps what a service returned (dataclasses, rows or
+    dicts, read by attribute or key), in the field order declared. The OpenAPI document is
+    generated from these (field_server/api/openapi.py)."""
+
+    class Meta:
+        ordered = True
+
+
+class Timestamp(fields.Field):
+    """A moment as the server always writes it: RFC 3339 in UTC with a ``Z``.
+
+    ``timespec`` as in ``datetime.isoformat`` ("auto" keeps microseconds when present)."""
+
+    def __init__(self, *, timespec: str = "auto", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timespec = timespec
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec=self.timespec).replace("+00:00", "Z")
+
+
+class ListEnvelope(OutputSchema):
+    """The envelope of every list (API §1): ``items``, an opaque ``cursor``, ``has_more``."""
+
+    cursor = fields.String(allow_none=True, required=True)
+    has_more = fields.Boolean(required=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from sync.conflicts import RESOLUTIONS
-from sync.records import CONFLICT_KINDS
+from domain.conflicts import RESOLUTIONS
+from domain.records import CONFLICT_KINDS
 
 from . import UNIT_REF, ListQuerySchema, StrictSchema
 from .records import rfc3339

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from marshmallow import fields
 
-from . import UNIT_REF, ListQuerySchema
+from . import UNIT_REF, ListQuerySchema, OutputSchema, Timestamp
 
 
 class DeviceListQuery(ListQuerySchema):
@@ -15,19 +12,11 @@ class DeviceListQuery(ListQuerySchema):
     ward = fields.String(load_default=None, validate=UNIT_REF)
 
 
-def rfc3339(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def dump_device(device: Any, owner: str) -> dict[str, Any]:
-    return {
-        "device_id": device.device_id,
-        "name": device.name,
-        "owner": owner,
-        "last_seen": rfc3339(device.last_seen_at),
-        "last_mutation_id": device.last_mutation_id,
-        "revoked": device.revoked_at is not None,
-        "revoked_at": rfc3339(device.revoked_at),
-    }
+class DeviceSchema(OutputSchema):
+    device_id = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    owner = fields.String(required=True, metadata={"description": "The owner's username."})
+    last_seen = Timestamp(timespec="seconds", required=True, allow_none=True)
+    last_mutation_id = fields.Integer(required=True)
+    revoked = fields.Boolean(required=True)
+    revoked_at = Timestamp(timespec="seconds", required=True, allow_none=True)

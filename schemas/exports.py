@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from sync.exports import LANGUAGES, LAYOUTS, SEPARATORS
-from sync.records import REVIEW_STATES
+from domain.exports import LANGUAGES, LAYOUTS, SEPARATORS
+from domain.records import REVIEW_STATES
 
 from . import UNIT_REF, StrictSchema
 

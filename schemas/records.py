@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.records import HOUSEHOLD_FIELDS, VISIT_FIELDS
+from domain.records import HOUSEHOLD_FIELDS, VISIT_FIELDS
 
 HOUSEHOLD_KEYS: tuple[str, ...] = (
     "id",

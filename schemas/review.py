@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from sync.review import MAX_BULK_REVIEW, MAX_COMMENT_LENGTH, REVIEW_ACTIONS
+from domain.review import MAX_BULK_REVIEW, MAX_COMMENT_LENGTH, REVIEW_ACTIONS
 
 from . import StrictSchema
 

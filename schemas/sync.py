@@ -2,7 +2,7 @@
 
 Only the envelope is checked here: a body holding exactly `device_id` and `mutations`, a
 list of objects each with an integer `mutation_id`, consecutive. Everything inside one
-mutation is that mutation's own affair (sync/validation.py), so one bad record never
+mutation is that mutation's own affair (domain/validation.py), so one bad record never
 fails the batch.
 """
 

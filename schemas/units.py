@@ -2,9 +2,9 @@
 
 from marshmallow import fields, validate
 
-from . import UNIT_REF, ListQuerySchema
+from domain.geography import LEVELS
 
-LEVELS = ("province", "district", "ward", "group")
+from . import UNIT_REF, ListQuerySchema
 
 
 class UnitListQuery(ListQuerySchema):

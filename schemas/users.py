@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from sync.roles import ROLES
+from domain.roles import ROLES
 
 from . import UNIT_REF, ListQuerySchema, StrictBoolean, StrictSchema
 

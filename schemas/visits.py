@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from sync.records import FLAGS, OUTCOMES, REVIEW_STATES
+from domain.records import FLAGS, OUTCOMES, REVIEW_STATES
 
 from . import UNIT_REF, ListQuerySchema, StrictSchema
 from .records import dump_visit, rfc3339

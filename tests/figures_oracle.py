@@ -1,6 +1,6 @@
 """The figures of API §6 recomputed from scratch, the slow obvious way, for tests.
 
-Written from the spec's words, apart from the server's counter arithmetic (sync/stats.py):
+Written from the spec's words, apart from the server's counter arithmetic (domain/stats.py):
 read every household and visit of a unit's subtree and count, as of ``to`` and within
 ``[start, to]``. Only the household counter rule (derive_counters, tested on its own) is
 shared.
@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from domain.records import COUNT_FIELDS, OUTCOMES, REVIEW_STATES, VisitFacts
+from domain.rules import derive_counters
 from field_server.extensions import db
 from field_server.models import Conflict, Household, Unit, Visit
-from sync.records import COUNT_FIELDS, OUTCOMES, REVIEW_STATES, VisitFacts
-from sync.rules import derive_counters
 
 
 def _day(visit: Visit, zone: str) -> date:

@@ -71,7 +71,7 @@ def test_every_error_code_is_documented_and_no_other():
 
 
 def test_every_rejection_code_is_documented():
-    from sync.records import REJECTION_CODES
+    from domain.records import REJECTION_CODES
 
     errors = (DOCS / "errors.md").read_text().split("## Rejection codes", 1)[1]
     protocol = (DOCS / "sync-protocol.md").read_text()

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 
+from domain.review import local_range
 from schemas.audit import AuditListQuery, dump_audit
-from sync.review import local_range
 
 from ..auth.scope import requires
 from ..errors import ApiError

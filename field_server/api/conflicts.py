@@ -1,7 +1,7 @@
 """Conflicts (API §5): what the merge rules left to a supervisor. List them, resolve one
 (keep the server's values, take the tablet's, or set values), or dismiss one.
 
-A resolution that changes the record goes through the push planner's path (sync/conflicts.py
+A resolution that changes the record goes through the push planner's path (domain/conflicts.py
 on a loaded ``PushContext``, written by ``write_push``): a new version with a supervisor's
 revision, household counters re-derived, figures settled, and the change stamped so that
 tablets pull it. Closing a conflict takes one from the ward's open conflicts.
@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 
+from domain.conflicts import Resolution, resolution_changes, resolve_household, resolve_visit
+from domain.records import SyncError
 from schemas.conflicts import ConflictListQuery, ResolveSchema, dump_conflict
-from sync.conflicts import Resolution, resolution_changes, resolve_household, resolve_visit
-from sync.records import SyncError
 
 from ..auth.principal import Principal
 from ..auth.scope import current_principal, current_scope, ensure_unit_in_scope, requires
@@ -32,6 +32,10 @@ from ..store import sync as sync_store
 from ..store.engine import write_transaction
 from ..store.units import get_unit_by_ref
 from . import bp
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def scope_roots(ward_ref: str | None) -> list[str] | None:
@@ -100,7 +104,7 @@ def _write_resolution(
             raws=[{"type": "visit.update", "id": visit.id, "data": {}}],
             scope_paths=(),
         )
-        before = figures.measure(context)
+        before = figures.measure(context, _timezone())
         plan = resolve_visit(context, visit.id, resolution, **common)  # type: ignore[arg-type]
         version = context.visits[visit.id].version
     else:
@@ -121,7 +125,7 @@ def _write_resolution(
         )
         if conflict.entity_id not in context.households:
             raise ApiError("not_found")
-        before = figures.measure(context)
+        before = figures.measure(context, _timezone())
         plan = resolve_household(
             context,
             conflict.entity_id,
@@ -129,7 +133,7 @@ def _write_resolution(
             **common,  # type: ignore[arg-type]
         )
         version = context.households[conflict.entity_id].version
-    sync_store.write_push(context, plan, None, now, figures_before=before)
+    sync_store.write_push(context, plan, None, now, figures_before=before, timezone=_timezone())
     return version
 
 

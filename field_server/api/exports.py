@@ -3,7 +3,7 @@
 Each download is parse (schemas/exports.py) -> scope -> audit row (committed before the
 first byte, since a streamed response has no end the view could write it at) -> rows read
 in keyset batches inside one read snapshot (store/exports.py) -> cells and CSV text
-(sync/exports.py), streamed with ``stream_with_context``. XLSX and SQLite are written to a
+(domain/exports.py), streamed with ``stream_with_context``. XLSX and SQLite are written to a
 temporary file first (neither format can be written front to back to a socket), then
 streamed from it and deleted.
 """
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, stream_with_context
 
+from domain.exports import content_disposition
 from schemas.exports import QUERIES
-from sync.exports import content_disposition
 
 from ..auth.scope import current_principal, ensure_unit_in_scope, requires
 from ..client_address import client_address

@@ -10,9 +10,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from domain.address import normalise_address
 from schemas.households import HouseholdListQuery
 from schemas.records import dump_household
-from sync.address import normalise_address
 
 from ..auth.scope import current_scope, ensure_unit_in_scope, requires
 from ..errors import ApiError

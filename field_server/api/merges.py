@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 
+from domain.conflicts import MergeSide, check_merge, duplicate_pair
+from domain.duplicates import listing
+from domain.records import SyncError
 from schemas.conflicts import DuplicateListQuery, MergeSchema, dump_suggestion
 from schemas.records import dump_household
-from sync.conflicts import MergeSide, check_merge, duplicate_pair
-from sync.duplicates import listing
-from sync.records import SyncError
 
 from ..auth.scope import current_principal, current_scope, ensure_unit_in_scope, requires
 from ..client_address import client_address
@@ -28,6 +28,10 @@ from ..store import merges as merge_store
 from ..store.engine import write_transaction
 from ..store.units import get_unit_by_ref
 from . import bp
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def _shown(households: list[Household]) -> dict[str, dict[str, Any]]:
@@ -97,7 +101,9 @@ def merge_household(household_id: str) -> Response:
                 "validation_failed", errors={"into": ["No household with this id in this ward."]}
             )
         ids = sorted({source.id, into.id})
-        before = figures.snapshot(ids)  # locks both (PostgreSQL) before reading them again
+        before = figures.snapshot(
+            ids, _timezone()
+        )  # locks both (PostgreSQL) before reading them again
         rows = merge_store.households_locked(ids)
         source, into = rows[source.id], rows[into.id]
         try:

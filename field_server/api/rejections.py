@@ -21,6 +21,8 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 
+from domain.push import plan_push
+from domain.records import REJECTED
 from schemas.rejections import (
     ApplySchema,
     RejectionListQuery,
@@ -28,8 +30,6 @@ from schemas.rejections import (
     parse_rejection_id,
 )
 from schemas.rejections import rejection_id as make_rejection_id
-from sync.push import plan_push
-from sync.records import REJECTED
 
 from ..auth.scope import current_principal, current_scope, requires
 from ..client_address import client_address
@@ -45,6 +45,10 @@ from ..store.units import assigned_roots
 from . import bp
 from .conflicts import scope_roots
 from .sync import _clock_lock, server_clock
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def _cursor_position(cursor: str | None) -> tuple[datetime, str, int] | None:
@@ -105,7 +109,7 @@ def apply_rejection(rejection_id: str) -> Response:
             raws=[raw],
             scope_paths=tuple(path for _, path in assigned_roots(owner.id, now - grace)),
         )
-        before = figures.measure(context)
+        before = figures.measure(context, _timezone())
         with _clock_lock:
             plan = plan_push(context, [raw], now=now, clock=server_clock())
         result = plan.results[0]
@@ -117,7 +121,7 @@ def apply_rejection(rejection_id: str) -> Response:
             )
         # The original ledger row stays the device's answer for this mutation id.
         plan.ledger_rows = []
-        sync_store.write_push(context, plan, None, now, figures_before=before)
+        sync_store.write_push(context, plan, None, now, figures_before=before, timezone=_timezone())
         row.resolved_at = now
         row.resolved_by = principal.username
         audit.record(

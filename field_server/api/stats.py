@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, jsonify
 from sqlalchemy import select
 
+from domain.stats import competition_ranks
 from schemas.stats import MAX_DAILY_DAYS, StatsQuery
-from sync.stats import competition_ranks
 
 from ..auth.scope import ensure_unit_in_scope, requires
 from ..errors import ApiError

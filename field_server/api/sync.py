@@ -1,6 +1,6 @@
 """Sync (API §4): POST /sync/push, GET /sync/pull, GET /sync/status.
 
-Push: parse the envelope, lock the device, refuse a gap, plan the batch in sync/push.py,
+Push: parse the envelope, lock the device, refuse a gap, plan the batch in domain/push.py,
 write it in bulk, commit, and only then answer 200. Pull: one read snapshot for the changes
 and last_mutation_id, a signed cursor bound to the user, device and scope.
 """
@@ -15,11 +15,11 @@ from typing import Any
 from flask import Response, current_app, jsonify
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from domain.hlc import HybridClock, format_hlc
+from domain.push import check_batch_start, plan_push
+from domain.records import MAX_BATCH, SyncError
 from schemas.records import rfc3339
 from schemas.sync import PullQuery, PushSchema
-from sync.hlc import HybridClock, format_hlc
-from sync.push import check_batch_start, plan_push
-from sync.records import MAX_BATCH, SyncError
 
 from ..auth.principal import Principal
 from ..auth.scope import current_principal, requires
@@ -36,6 +36,10 @@ from . import bp
 
 log = logging.getLogger("field_server.sync")
 _clock_lock = threading.Lock()
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def server_clock() -> HybridClock:
@@ -89,10 +93,17 @@ def push() -> Response:
             raws=raws,
             scope_paths=tuple(path for _, path in scope_roots(principal.user_id)),
         )
-        before = figures.measure(context)
+        before = figures.measure(context, _timezone())
         with _clock_lock:
             plan = plan_push(context, raws, now=now, clock=server_clock())
-        sync_store.write_push(context, plan, device, now, figures_before=before)
+        sync_store.write_push(
+            context,
+            plan,
+            device,
+            now,
+            figures_before=before,
+            timezone=_timezone(),
+        )
         last_mutation_id = device.last_mutation_id
     if plan.skews_ms:
         skew = max(plan.skews_ms, key=abs)

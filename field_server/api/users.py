@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from domain.roles import may_manage, unit_errors
 from schemas.users import UserCreateSchema, UserListQuery, UserPatchSchema, dump_user
-from sync.roles import may_manage, unit_errors
 
 from ..auth.passwords import generate_password, hash_password
 from ..auth.scope import current_principal, current_scope, requires

@@ -15,6 +15,9 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 
+from domain.push import plan_correction
+from domain.records import SyncError
+from domain.review import local_range, plan_review
 from schemas.records import dump_visit
 from schemas.review import BulkReviewSchema, ReviewSchema
 from schemas.visits import (
@@ -23,9 +26,6 @@ from schemas.visits import (
     dump_reviewed_visit,
     dump_revision,
 )
-from sync.push import plan_correction
-from sync.records import SyncError
-from sync.review import local_range, plan_review
 
 from ..auth.scope import current_principal, current_scope, ensure_unit_in_scope, requires
 from ..client_address import client_address
@@ -40,6 +40,10 @@ from ..store import sync as sync_store
 from ..store.engine import write_transaction
 from ..store.units import get_unit_by_ref
 from . import bp
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def _visible_visit(visit_id: str) -> Visit:
@@ -79,7 +83,7 @@ def correct_visit(visit_id: str) -> Response:
             raws=[{"type": "visit.update", "id": visit_id, "data": {}}],
             scope_paths=(),
         )
-        before = figures.measure(context)
+        before = figures.measure(context, _timezone())
         try:
             plan, state = plan_correction(
                 context,
@@ -92,7 +96,7 @@ def correct_visit(visit_id: str) -> Response:
             )
         except SyncError as exc:
             raise ApiError(exc.code, errors=exc.errors, details=exc.details) from None
-        sync_store.write_push(context, plan, None, now, figures_before=before)
+        sync_store.write_push(context, plan, None, now, figures_before=before, timezone=_timezone())
         if plan.revisions:
             audit.record(
                 action="visit.correct",
@@ -172,7 +176,7 @@ def list_visits() -> Response:
         canvasser_id = visit_queries.user_id(query["canvasser"])
         if canvasser_id is None:  # nobody by that name: nothing of theirs to show
             return jsonify(page([], kind="visits", last_position=None, has_more=False))
-    since, until = local_range(query["from_"], query["to"], current_app.config["TIMEZONE"])
+    since, until = local_range(query["from_"], query["to"], _timezone())
     filters = visit_queries.QueueFilters(
         group_id=group_id,
         canvasser_id=canvasser_id,
@@ -231,7 +235,7 @@ def _review(ids: Sequence[str], action: str, comment: str | None, *, bulk: bool)
         loaded = review_store.load_targets(ids)
         _visible_targets(ids, loaded, bulk)
         households = {t.target.household_id for t in loaded.values()}
-        befores = [figures.snapshot(households)]
+        befores = [figures.snapshot(households, _timezone())]
         if db.session.get_bind().dialect.name == "postgresql":
             # Read again under the households' locks: the state this review replaces. (On
             # SQLite the write transaction has held the database since its start.)
@@ -239,7 +243,7 @@ def _review(ids: Sequence[str], action: str, comment: str | None, *, bulk: bool)
             _visible_targets(ids, loaded, bulk)
             moved = {t.target.household_id for t in loaded.values()} - households
             if moved:  # a merge moved a visit meanwhile: measure its new household too
-                befores.append(figures.snapshot(moved))
+                befores.append(figures.snapshot(moved, _timezone()))
         try:
             plan = plan_review(
                 [loaded[i].target for i in ids],

@@ -13,18 +13,14 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def _hasher() -> PasswordHasher:
+    from .scope import current_settings
+
     ext = current_app.extensions
-    if "field_password_hasher" not in ext:
-        cfg = current_app.config
-        hasher = PasswordHasher(
-            time_cost=cfg["ARGON2_TIME_COST"],
-            memory_cost=cfg["ARGON2_MEMORY_KIB"],
-            parallelism=cfg["ARGON2_PARALLELISM"],
-        )
-        ext["field_password_hasher"] = hasher
+    hasher = current_settings().hasher
+    if "field_dummy_hash" not in ext:
         # Verified against when the username is unknown, so both answers take as long.
         ext["field_dummy_hash"] = hasher.hash(secrets.token_urlsafe(16))
-    return ext["field_password_hasher"]
+    return hasher
 
 
 def hash_password(password: str) -> str:

@@ -14,12 +14,16 @@ from typing import Any, TypeVar
 
 from flask import current_app
 
+from domain.roles import ROLES
+
+from ..client_address import client_address
 from ..errors import ApiError
 from ..models import Unit, utcnow
+from ..services.context import Caller, Settings
 from ..store.units import Scope, assigned_roots
 from .principal import Principal, authenticate, request_cache
 
-ALL_ROLES = frozenset({"admin", "district", "supervisor", "canvasser"})
+ALL_ROLES = frozenset(ROLES)
 
 # permission -> roles that may ever use it
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -92,3 +96,27 @@ def ensure_unit_in_scope(unit: Unit | None) -> Unit:
     if unit is None or not current_scope().covers(unit.path):
         raise ApiError("not_found")
     return unit
+
+
+def current_caller() -> Caller:
+    """The authenticated caller as services take it: who, their scope, their address."""
+    cache = request_cache()
+    if "caller" not in cache:
+        principal = authenticate()
+        cache["caller"] = Caller(
+            user_id=principal.user_id,
+            username=principal.username,
+            role=principal.role,
+            scope=current_scope(),
+            device_id=principal.device_id,
+            address=client_address(),
+        )
+    return cache["caller"]
+
+
+def current_settings() -> Settings:
+    """The app's settings as services take them, built once per app."""
+    ext = current_app.extensions
+    if "field_server_settings" not in ext:
+        ext["field_server_settings"] = Settings.from_config(current_app.config)
+    return ext["field_server_settings"]

@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from sync.geography import ImportRejected, decode_csv_bytes, parse_units_csv
+from domain.geography import ImportRejected, decode_csv_bytes, parse_units_csv
 
 from ..auth.passwords import generate_password, hash_password
 from ..extensions import db

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask
 
-from sync.client import LocalStore, Response, SyncClient, TransportError
+from field_sync import LocalStore, Response, SyncClient, TransportError
 
 LOCAL = timezone(timedelta(hours=7))
 DAY = datetime(2020, 8, 15, 7, 30, tzinfo=LOCAL)

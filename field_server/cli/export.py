@@ -21,8 +21,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
+from domain.records import REVIEW_STATES
 from schemas.exports import QUERIES
-from sync.records import REVIEW_STATES
 
 from ..models import utcnow
 from ..store import audit

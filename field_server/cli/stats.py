@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
@@ -17,6 +18,10 @@ from ..store.units import get_unit_by_ref
 
 MAX_SHOWN = 20
 PROGRESS_EVERY = 100_000  # visits between two progress lines
+
+
+def _timezone() -> str:
+    return str(current_app.config["TIMEZONE"])
 
 
 def _progress() -> Callable[[int, int], None]:
@@ -67,7 +72,7 @@ def verify(unit_ref: str | None) -> None:
             click.echo(f"Error: no unit {unit_ref}.", err=True)
             sys.exit(2)
     click.echo("Recounting the figures from the visits...", err=True)
-    result = figures.recount(root, progress=_progress())
+    result = figures.recount(root, progress=_progress(), timezone=_timezone())
     found = differences(result.contributions, figures.stored(root))
     names = _unit_names({unit_id for unit_id, *_ in found})
     for unit_id, day, name, have, want in found[:MAX_SHOWN]:
@@ -95,7 +100,7 @@ def rebuild() -> None:
     click.echo("Recounting the figures from the visits...", err=True)
     with write_transaction():
         before = figures.stored()
-        result = figures.rebuild(progress=_progress())
+        result = figures.rebuild(progress=_progress(), timezone=_timezone())
     changed = differences(result.contributions, before)
     click.echo(
         f"Rebuilt the figures: {len(changed)} counter(s) and "

@@ -1,6 +1,6 @@
 """`field-server units import FILE.csv` and `units list`: load and show the geography.
 
-A thin shell: the file is read and validated by ``sync.geography`` and written by
+A thin shell: the file is read and validated by ``domain.geography`` and written by
 ``store.unit_import`` in one transaction. On a bad file every error is printed as
 ``FILE:LINE: column COLUMN: message`` on stderr, the exit code is 1 and nothing is written.
 """
@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from sync.geography import (
+from domain.geography import (
     LEVELS,
     MAX_ERRORS,
     ImportRejected,

@@ -14,8 +14,8 @@ import click
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
+from domain.roles import ROLES, password_errors, unit_errors
 from schemas.users import UserCreateSchema
-from sync.roles import ROLES, password_errors, unit_errors
 
 from ..auth.passwords import generate_password, hash_password
 from ..models import Unit, User, utcnow

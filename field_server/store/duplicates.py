@@ -1,5 +1,5 @@
 """Near-duplicate suggestions (API §5 GET /duplicates): the households of one ward as the
-duplicate rules see them (sync/duplicates.py), and the possible_duplicate conflicts of the
+duplicate rules see them (domain/duplicates.py), and the possible_duplicate conflicts of the
 ward, open (shown first) or settled (never suggested again)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from sync.conflicts import duplicate_pair
-from sync.duplicates import Candidate
+from domain.conflicts import duplicate_pair
+from domain.duplicates import Candidate
 
 from ..extensions import db
 from ..models import Conflict, Household, Unit

@@ -6,7 +6,7 @@ into (visited_at, id) order, so every batch is one index range whatever the tabl
 households per ward along ``ix_households_ward_address`` (ward_id, address_norm, id). Unit
 names and usernames come from two small dictionaries loaded once per export. Times are read
 as stored (SQLite's text, PostgreSQL's timestamps) and turned into RFC 3339 by
-sync/exports.py, which skips a datetime round trip per cell.
+domain/exports.py, which skips a datetime round trip per cell.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from sync.exports import (
+from domain.exports import (
     BOM,
     CSV_STYLE,
     HOUSEHOLD_READ,
@@ -61,8 +61,8 @@ from sync.exports import (
     utc_text,
     visit_row,
 )
-from sync.review import QUEUE_RANKS, local_range
-from sync.stats import competition_ranks
+from domain.review import QUEUE_RANKS, local_range
+from domain.stats import competition_ranks
 
 from ..extensions import db
 from ..models import Household, Unit, User, Visit

@@ -3,7 +3,7 @@
 Writes: whatever changes households or visits measures the households it touches before
 and after (``snapshot``/``settle``, or ``measure`` on a push's context) and adds the
 difference to ``unit_day_figures`` and ``unit_figures`` for the household's group, ward and
-every unit above, in the same transaction. The arithmetic is sync/stats.py.
+every unit above, in the same transaction. The arithmetic is domain/stats.py.
 
 On PostgreSQL, ``snapshot`` locks the households (in id order, so two writers never wait on
 each other crosswise) before reading their visits, so a concurrent writer cannot measure a
@@ -25,13 +25,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Table, bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.push import PushContext
-from sync.records import COUNT_FIELDS, Counters
-from sync.stats import (
+from domain.push import PushContext
+from domain.records import COUNT_FIELDS, Counters
+from domain.stats import (
     DAY_FIGURES,
     FLOW_FIGURES,
     STATE_FIGURES,
@@ -68,11 +67,11 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def local_day(when: datetime | str) -> str:
-    """The campaign-local date of a time, as YYYY-MM-DD."""
+def local_day(when: datetime | str, timezone: str) -> str:
+    """The campaign-local date of a time, as YYYY-MM-DD (``timezone``: the campaign's)."""
     if isinstance(when, str):
         when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    return when.astimezone(_zone(current_app.config["TIMEZONE"])).date().isoformat()
+    return when.astimezone(_zone(timezone)).date().isoformat()
 
 
 def _chain(path: str, group_id: int | None) -> tuple[int, ...]:
@@ -94,10 +93,11 @@ def _facts(
     review_status: str,
     voided: bool,
     order_key: tuple[int, int, str],
+    timezone: str,
 ) -> VisitFigureFacts:
     return VisitFigureFacts(
         id=visit_id,
-        day=local_day(data["visited_at"]),
+        day=local_day(data["visited_at"], timezone),
         order_key=order_key,
         outcome=data["outcome"],
         counts={name: data.get(name) for name in COUNT_FIELDS},
@@ -106,13 +106,14 @@ def _facts(
     )
 
 
-def _row_facts(row: Any) -> VisitFigureFacts:
+def _row_facts(row: Any, timezone: str) -> VisitFigureFacts:
     return _facts(
         row.id,
         row._mapping,
         row.review_status,
         row.voided,
         (row.order_ms, row.order_counter, row.order_node),
+        timezone,
     )
 
 
@@ -148,10 +149,11 @@ class Snapshot:
     """The households' contributions to the figures at one moment."""
 
     household_ids: list[str]
+    timezone: str
     contributions: Contributions = field(default_factory=dict)
 
 
-def _measure_rows(household_ids: list[str], lock: bool) -> Contributions:
+def _measure_rows(household_ids: list[str], lock: bool, timezone: str) -> Contributions:
     households = []
     for chunk in chunks(household_ids):
         statement = select(H.c.id, H.c.ward_id, H.c.group_id, H.c.merged_into).where(
@@ -164,7 +166,7 @@ def _measure_rows(household_ids: list[str], lock: bool) -> Contributions:
     for chunk in chunks(household_ids):
         rows = db.session.execute(select(V).where(V.c.household_id.in_(chunk))).all()
         for row in rows:
-            visits.setdefault(row.household_id, []).append(_row_facts(row))
+            visits.setdefault(row.household_id, []).append(_row_facts(row, timezone))
     paths = _ward_paths(h.ward_id for h in households)
     tally = _Tally()
     for h in households:
@@ -173,27 +175,35 @@ def _measure_rows(household_ids: list[str], lock: bool) -> Contributions:
     return tally.result()
 
 
-def snapshot(household_ids: Iterable[str]) -> Snapshot:
+def snapshot(household_ids: Iterable[str], timezone: str) -> Snapshot:
     """Lock these households and measure what they add to the figures now. Call before
     changing them (or their visits) in a write transaction; then ``settle``."""
     ids = sorted(set(household_ids))
-    return Snapshot(ids, _measure_rows(ids, lock=True))
+    return Snapshot(ids, timezone, _measure_rows(ids, lock=True, timezone=timezone))
 
 
 def settle(before: Snapshot) -> None:
     """After the change is flushed: measure the same households again and add the
     difference to the counters."""
     db.session.flush()
-    apply(difference(_measure_rows(before.household_ids, lock=False), before.contributions))
+    after = _measure_rows(before.household_ids, lock=False, timezone=before.timezone)
+    apply(difference(after, before.contributions))
 
 
-def measure(ctx: PushContext) -> Contributions:
+def measure(ctx: PushContext, timezone: str) -> Contributions:
     """What the households of a push's context add to the figures, from the context's own
     state (before planning, and again after: ``write_push`` settles the difference)."""
     by_household: dict[str, list[VisitFigureFacts]] = {}
     for visit in ctx.visits.values():
         by_household.setdefault(visit.household_id, []).append(
-            _facts(visit.id, visit.data, visit.review_status, visit.voided, visit.order_key)
+            _facts(
+                visit.id,
+                visit.data,
+                visit.review_status,
+                visit.voided,
+                visit.order_key,
+                timezone,
+            )
         )
     paths = {unit_id: unit.path for unit_id, unit in ctx.units_by_id.items()}
     # The store loads every ward a push touches; read any it did not in one query.
@@ -293,12 +303,15 @@ class Recount:
 
 
 def recount(
-    root: Unit | None = None, progress: Callable[[int, int], None] | None = None
+    root: Unit | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    timezone: str,
 ) -> Recount:
     """The figures recomputed from the visits alone (under ``root`` when given): what the
     counters should hold, and the households whose own stored counters are wrong.
     ``progress`` is called after each batch with the households and visits read so far."""
-    from sync.rules import derive_counters
+    from domain.rules import derive_counters
 
     ward_ids = _subtree_ward_ids(root)
     paths: dict[int, str] = {}
@@ -312,7 +325,7 @@ def recount(
         read_households += len(households)
         read_visits += len(rows)
         for row in rows:
-            visits.setdefault(row.household_id, []).append(_row_facts(row))
+            visits.setdefault(row.household_id, []).append(_row_facts(row, timezone))
         missing = {h.ward_id for h in households} - set(paths)
         paths.update(_ward_paths(missing))
         for h in households:
@@ -356,20 +369,22 @@ def stored(root: Unit | None = None) -> Contributions:
     return out
 
 
-def rebuild(progress: Callable[[int, int], None] | None = None) -> Recount:
+def rebuild(progress: Callable[[int, int], None] | None = None, *, timezone: str) -> Recount:
     """Replace every counter row with a recount, and repair the households' own counters."""
-    result = recount(progress=progress)
+    result = recount(progress=progress, timezone=timezone)
     db.session.execute(delete(DAY))
     db.session.execute(delete(UNDATED))
     apply(result.contributions)
     if result.household_counter_errors:
-        from sync.rules import derive_counters
+        from domain.rules import derive_counters
 
         for chunk in chunks(result.household_counter_errors):
             rows = db.session.execute(select(V).where(V.c.household_id.in_(chunk))).all()
             by_household: dict[str, list[Any]] = {}
             for row in rows:
-                by_household.setdefault(row.household_id, []).append(_row_facts(row).facts())
+                by_household.setdefault(row.household_id, []).append(
+                    _row_facts(row, timezone).facts()
+                )
             for household_id in chunk:
                 derived = derive_counters(by_household.get(household_id, []))
                 db.session.execute(

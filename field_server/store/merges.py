@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from sync.records import COUNT_FIELDS, Counters, VisitFacts
-from sync.rules import derive_counters
+from domain.records import COUNT_FIELDS, Counters, VisitFacts
+from domain.rules import derive_counters
 
 from ..extensions import db
 from ..models import Household, Visit

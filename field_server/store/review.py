@@ -1,4 +1,4 @@
-"""Persisting a review (API §5): load the visits, write the plan of sync/review.py, recount
+"""Persisting a review (API §5): load the visits, write the plan of domain/review.py, recount
 the households whose visits stopped (or started again) counting.
 
 Set-based whatever the number of visits: one SELECT per 500 ids, one UPDATE per queue rank
@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import Table, bindparam, select, update
 
-from sync.records import COUNT_FIELDS, Counters
-from sync.review import CountedVisit, ReviewPlan, ReviewTarget, recount
+from domain.records import COUNT_FIELDS, Counters
+from domain.review import CountedVisit, ReviewPlan, ReviewTarget, recount
 
 from ..extensions import db
 from ..models import Household, Unit, Visit

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from sync.hlc import parse_hlc
-from sync.push import (
+from domain.hlc import parse_hlc
+from domain.push import (
     HouseholdState,
     PushContext,
     PushPlan,
@@ -33,9 +33,9 @@ from sync.push import (
     VisitState,
     normalised_address,
 )
-from sync.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
-from sync.review import queue_rank
-from sync.stats import difference
+from domain.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
+from domain.review import queue_rank
+from domain.stats import difference
 
 from ..extensions import db
 from ..models import (
@@ -413,6 +413,7 @@ def write_push(
     now: datetime,
     *,
     figures_before: figures.Contributions,
+    timezone: str,
 ) -> None:
     """Write a plan (a push's, or a correction's with no device), stamp what changed, and
     add to the figures what it changed there (``figures_before`` is ``figures.measure`` of
@@ -493,7 +494,7 @@ def write_push(
             for r in plan.ledger_rows
         ],
     )
-    figures.apply(difference(figures.measure(ctx), figures_before))
+    figures.apply(difference(figures.measure(ctx, timezone), figures_before))
     opened: dict[int, int] = {}
     for conflict in plan.conflicts:
         if conflict.get("status", "open") == "open":

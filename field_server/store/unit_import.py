@@ -1,7 +1,7 @@
 """Loading a units CSV into the unit tree (API §8 `units import`), set-based, in one go.
 
 ``import_units`` runs the whole import in one write transaction: it fetches the stored
-units the file names, lets ``sync.geography`` validate and plan, then writes the plan with a
+units the file names, lets ``domain.geography`` validate and plan, then writes the plan with a
 handful of statements per tree level (bulk INSERT ... RETURNING for new units, one UPDATE
 setting the path of every new unit of a level, one executemany UPDATE for changed units).
 A rejected file raises ``ImportRejected`` before anything is written, and the transaction
@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.orm import aliased
 
-from sync.geography import (
+from domain.geography import (
     LEVELS,
     ImportPlan,
     ParsedFile,

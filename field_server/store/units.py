@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from domain.roles import Scope
+
 from ..extensions import db
 from ..models import Assignment, Unit
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The subtrees a caller may see: every unit whose path starts with a root's path."""
-
-    everything: bool
-    roots: tuple[tuple[int, str], ...]  # (unit id, unit path)
-
-    def covers(self, path: str) -> bool:
-        return self.everything or any(path.startswith(root) for _, root in self.roots)
-
-    def ancestor_ids(self) -> set[int]:
-        """Ids above the roots: shown in listings so a client can draw the tree."""
-        ids: set[int] = set()
-        for _, path in self.roots:
-            ids.update(int(part) for part in path.strip("/").split("/")[:-1])
-        return ids
 
 
 def parse_unit_ref(ref: str) -> tuple[str, str] | None:

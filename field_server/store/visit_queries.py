@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Integer, String, Table, literal, or_, select, tuple_, union_all
 
-from sync.review import QUEUE_RANKS
+from domain.review import QUEUE_RANKS
 
 from ..extensions import db
 from ..models import Revision, Unit, User, Visit

@@ -26,7 +26,7 @@ def assert_figures_consistent(app: Any) -> None:
     from field_server.store import figures
 
     with app.app_context():
-        result = figures.recount()
+        result = figures.recount(timezone="Asia/Ho_Chi_Minh")
         assert result.household_counter_errors == []
         assert result.contributions == figures.stored()
         db.session.rollback()

@@ -13,9 +13,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from domain.exports import HOUSEHOLD_COLUMNS, OUTCOMES, REVIEW_STATES, UNIT_COLUMNS, VISIT_COLUMNS
 from field_server.extensions import db
 from field_server.models import AuditEntry
-from sync.exports import HOUSEHOLD_COLUMNS, OUTCOMES, REVIEW_STATES, UNIT_COLUMNS, VISIT_COLUMNS
 from tests.api.sync_helpers import WARD_A, WARD_B, WARD_C, Tablet, counts
 
 DISTRICT = "gso-2020:326"

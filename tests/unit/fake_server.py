@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sync.client.transport import Response, TransportError
-from sync.hlc import HybridClock, format_hlc
-from sync.records import SyncError
-from sync.validation import clean_household, clean_visit, count_errors, parse_mutation
+from domain.hlc import HybridClock, format_hlc
+from domain.records import SyncError
+from domain.validation import clean_household, clean_visit, count_errors, parse_mutation
+from field_sync.transport import Response, TransportError
 
 
 def envelope(status: int, code: str, message: str = "", **details: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Vietnamese address normalisation (sync/address.py), with real-looking addresses."""
+"""Vietnamese address normalisation (domain/address.py), with real-looking addresses."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync import address
-from sync.address import fold_diacritics, normalise_address
+from domain import address
+from domain.address import fold_diacritics, normalise_address
 
 
 @pytest.mark.parametrize(

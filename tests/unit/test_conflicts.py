@@ -1,17 +1,17 @@
-"""Resolution and merge rules (sync/conflicts.py), table-driven."""
+"""Resolution and merge rules (domain/conflicts.py), table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync.conflicts import (
+from domain.conflicts import (
     MergeSide,
     Resolution,
     check_merge,
     duplicate_pair,
     resolution_changes,
 )
-from sync.records import SyncError
+from domain.records import SyncError
 
 FIELD = {"installed_during": {"base": 2, "server": 1, "client": 0}, "notes": {"client": "x"}}
 LOCKED_EDIT = {"installed_during": {"base": None, "server": 2, "client": 1}}

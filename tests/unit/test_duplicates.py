@@ -1,4 +1,4 @@
-"""Near-duplicate households (sync/duplicates.py): scoring on real-looking Vietnamese
+"""Near-duplicate households (domain/duplicates.py): scoring on real-looking Vietnamese
 addresses, and candidate generation that stays linear over a ward."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from sync.address import normalise_address
-from sync.duplicates import (
+from domain.address import normalise_address
+from domain.duplicates import (
     MAX_BLOCK,
     Candidate,
     address_similarity,

@@ -1,4 +1,4 @@
-"""sync/exports.py: the guard, phone masking, headers, rows, CSV chunks and file names."""
+"""domain/exports.py: the guard, phone masking, headers, rows, CSV chunks and file names."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from sync import exports
-from sync.exports import UnitInfo
+from domain import exports
+from domain.exports import UnitInfo
 
 
 @pytest.mark.parametrize(

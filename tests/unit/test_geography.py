@@ -1,10 +1,10 @@
-"""The units CSV rules of sync.geography, table-driven, without an app or a database."""
+"""The units CSV rules of domain.geography, table-driven, without an app or a database."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync.geography import (
+from domain.geography import (
     MAX_ERRORS,
     ImportRejected,
     StoredUnit,

@@ -1,4 +1,4 @@
-"""The hybrid logical clock (sync/hlc.py): wire format, order, and the clock's guarantees."""
+"""The hybrid logical clock (domain/hlc.py): wire format, order, and the clock's guarantees."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.hlc import (
+from domain.hlc import (
     HLC,
     MAX_COUNTER,
     HybridClock,
@@ -17,7 +17,7 @@ from sync.hlc import (
     is_suspect,
     parse_hlc,
 )
-from sync.records import MAX_CLOCK_AHEAD_MS, SyncError
+from domain.records import MAX_CLOCK_AHEAD_MS, SyncError
 
 DEVICE = "5b0c6d1e-7f80-4a1b-9c2d-3e4f5a6b7c8d"
 WALL = 1_597_458_600_000  # 2020-08-15 02:30 UTC

@@ -1,4 +1,4 @@
-"""The content hash of a mutation (sync/push.py canonical_hash): stored hashes of earlier
+"""The content hash of a mutation (domain/push.py canonical_hash): stored hashes of earlier
 pushes must keep matching, so it stays sha256 of exactly this canonical JSON."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.push import canonical_hash
+from domain.push import canonical_hash
 
 
 def reference(raw):

@@ -1,4 +1,4 @@
-"""The review rules (sync/review.py): queue rank, review plans, recounts, local date ranges."""
+"""The review rules (domain/review.py): queue rank, review plans, recounts, local date ranges."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sync.records import Counters, SyncError
-from sync.review import (
+from domain.records import Counters, SyncError
+from domain.review import (
     CountedVisit,
     ReviewTarget,
     local_range,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.roles import may_manage, password_errors, unit_errors
+from domain.roles import may_manage, password_errors, unit_errors
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The merge rules of API §4.2 (sync/rules.py): 3-way merge, counters, quality flags."""
+"""The merge rules of API §4.2 (domain/rules.py): 3-way merge, counters, quality flags."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.hlc import HLC
-from sync.records import COUNT_FIELDS, Counters, MergeResult, VisitFacts
-from sync.rules import (
+from domain.hlc import HLC
+from domain.records import COUNT_FIELDS, Counters, MergeResult, VisitFacts
+from domain.rules import (
     derive_counters,
     distance_m,
     gps_far,

@@ -1,10 +1,10 @@
-"""The figures' arithmetic (sync/stats.py), table-driven."""
+"""The figures' arithmetic (domain/stats.py), table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync.stats import (
+from domain.stats import (
     UnitNode,
     VisitFigureFacts,
     competition_ranks,

@@ -18,7 +18,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from sync.client import (
+from domain.hlc import parse_hlc
+from domain.records import SyncError
+from field_sync import (
     LocalStore,
     LoginRequired,
     MutationGapError,
@@ -27,9 +29,7 @@ from sync.client import (
     SyncClient,
     TransportError,
 )
-from sync.client import cli as cli_module
-from sync.hlc import parse_hlc
-from sync.records import SyncError
+from field_sync import cli as cli_module
 from tests.unit.fake_server import FakeServer, Flaky, envelope
 
 WARD = "gso-2020:12019"
@@ -629,7 +629,7 @@ def test_http_transport_sends_json_with_the_token_and_reads_every_answer(monkeyp
     import urllib.error
     import urllib.request
 
-    from sync.client import HttpTransport
+    from field_sync import HttpTransport
 
     sent = []
 

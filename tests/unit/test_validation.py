@@ -1,4 +1,4 @@
-"""Checking one pushed mutation (sync/validation.py): envelope, data, counts rules."""
+"""Checking one pushed mutation (domain/validation.py): envelope, data, counts rules."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync import validation
-from sync.hlc import HLC
-from sync.records import COUNT_FIELDS, OUTCOMES, OUTCOMES_REQUIRING_COUNTS, SyncError
-from sync.validation import (
+from domain import validation
+from domain.hlc import HLC
+from domain.records import COUNT_FIELDS, OUTCOMES, OUTCOMES_REQUIRING_COUNTS, SyncError
+from domain.validation import (
     MAX_COUNT,
     Mutation,
     clean_household,

@@ -4,7 +4,7 @@ households of one ward may be one household entered twice, with a score and the 
 Nothing here merges anything: it only suggests, and a supervisor decides (POST
 /households/{id}/merge, or leaves the pair alone).
 
-Addresses are compared in their normalised form (sync/address.py), which keeps diacritics:
+Addresses are compared in their normalised form (domain/address.py), which keeps diacritics:
 ``Đông Thành`` and ``Đông Thạnh`` are different places. Folding the diacritics away is used
 only to line words up: a word typed without any marks (``Dong``) matches the marked word it
 folds to (``Đông``), while two *differently marked* words that fold alike (``Thành`` and

@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ..records import APPLIED, CONFLICT, MERGED, REDIRECTED, REJECTED
+from domain.records import APPLIED, CONFLICT, MERGED, REDIRECTED, REJECTED
 
 PENDING = "pending"
 ACKNOWLEDGED = frozenset({APPLIED, MERGED, CONFLICT, REDIRECTED})

@@ -929,7 +929,7 @@ def plan_correction(
 
     Refused with ``version_conflict`` when the visit moved past ``base_version``; the
     counts rules apply to the corrected visit as a whole. Tablets pull the result, and a
-    later tablet edit of the same field loses to it (sync/rules.merge_update).
+    later tablet edit of the same field loses to it (domain/rules.merge_update).
     """
     visit = ctx.visits[visit_id]
     if base_version != visit.version:

@@ -8,6 +8,7 @@ groups). Canvassers are the only role a supervisor may create or change.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 ROLES = ("admin", "district", "supervisor", "canvasser")
 
@@ -50,3 +51,21 @@ def password_errors(password: str) -> list[str]:
     if password != password.strip():
         return ["A password may not start or end with spaces."]
     return []
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The subtrees a caller may see: every unit whose path starts with a root's path."""
+
+    everything: bool
+    roots: tuple[tuple[int, str], ...]  # (unit id, unit path)
+
+    def covers(self, path: str) -> bool:
+        return self.everything or any(path.startswith(root) for _, root in self.roots)
+
+    def ancestor_ids(self) -> set[int]:
+        """Ids above the roots: shown in listings so a client can draw the tree."""
+        ids: set[int] = set()
+        for _, path in self.roots:
+            ids.update(int(part) for part in path.strip("/").split("/")[:-1])
+        return ids

@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from ..records import MAX_BATCH, OUTCOMES, SyncError
+from domain.records import MAX_BATCH, OUTCOMES, SyncError
+
 from .client import LoginRequired, MutationGapError, RefusedError, SyncClient, SyncClientError
 from .store import LocalStore
 from .transport import HttpTransport, TransportError

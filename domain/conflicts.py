@@ -15,7 +15,7 @@ A resolution changes the record only when it says so:
 
 Written values pass the tablets' own field rules (``clean_visit``/``clean_household`` and
 the count rules). A change is a new version by a ``supervisor`` (revision ``author_role``),
-so a later tablet edit of the same field loses to it (sync/rules.merge_update).
+so a later tablet edit of the same field loses to it (domain/rules.merge_update).
 """
 
 from __future__ import annotations

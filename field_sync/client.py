@@ -30,13 +30,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ..hlc import HybridClock, format_hlc, parse_hlc
-from ..records import COUNT_FIELDS, MAX_BATCH, SyncError
-from ..validation import clean_household, clean_visit, count_errors
+from domain.hlc import HybridClock, format_hlc, parse_hlc
+from domain.records import COUNT_FIELDS, MAX_BATCH, SyncError
+from domain.validation import clean_household, clean_visit, count_errors
+
 from .store import LocalStore, OutboxEntry
 from .transport import Response, Transport, TransportError
 
-log = logging.getLogger("sync.client")
+log = logging.getLogger("field_sync")
 
 API = "/api/v1"
 # 401 codes after which the stored session is dead: only a new login helps.

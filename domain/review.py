@@ -5,7 +5,7 @@
 - ``plan_review``: what one review action (single or bulk, all or nothing) does to a set of
   visits: their new review state and rank, which households must be recounted (a rejected
   visit stops counting at once), and the audit rows. It refuses voided visits.
-- ``recount``: the households' counters again, from their visits (sync/rules.py).
+- ``recount``: the households' counters again, from their visits (domain/rules.py).
 - ``local_range``: a pair of campaign-local dates as a half-open UTC interval, for the
   ``from``/``to`` parameters of the lists.
 

@@ -146,3 +146,38 @@ class MergeResult:
     apply: dict[str, Any] = field(default_factory=dict)  # field -> value to store
     merged_fields: list[str] = field(default_factory=list)  # taken from one side only
     conflicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # base/server/client
+
+
+# --- how records are shown (API §5) ---------------------------------------------------
+# Key orders shared by the schemas' dumps, the pull page's fast writer and the tablet client.
+HOUSEHOLD_KEYS: tuple[str, ...] = (
+    "id",
+    "version",
+    "ward",
+    "group",
+    *(name for name in HOUSEHOLD_FIELDS if name not in ("ward", "group")),
+    "adults",
+    "smartphones",
+    "installed",
+    "priority_subjects",
+    "priority_installed",
+    "merged_into",
+)
+VISIT_KEYS: tuple[str, ...] = (
+    "id",
+    "version",
+    *VISIT_FIELDS,
+    "ward",
+    "group",
+    "canvasser",
+    "device_id",
+    "review_status",
+    "review_comment",
+    "flags",
+    "voided",
+    "received_at",
+)
+VISIT_TIMES = ("visited_at", "come_back_at", "received_at")
+# Keys shown as a unit ref or a username, not as the stored id.
+HOUSEHOLD_REFS = ("ward", "group")
+VISIT_REFS = ("ward", "group", "canvasser")

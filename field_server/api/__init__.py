@@ -12,6 +12,7 @@ from . import (  # noqa: E402,F401  (modules attach their routes)
     exports,
     households,
     merges,
+    openapi,
     rejections,
     stats,
     sync,

@@ -7,10 +7,10 @@ from typing import Any
 from schemas.devices import DeviceListQuery, DeviceSchema
 
 from ..clock import utcnow
+from ..operation import operation
 from ..services import devices
 from ..services.context import Caller, Page
 from . import bp
-from .operation import operation
 
 
 @bp.get("/devices")

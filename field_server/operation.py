@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 from flask import Response, jsonify
 from marshmallow import Schema
 
-from ..auth.scope import PERMISSIONS, current_caller, current_settings
-from ..errors import ApiError
-from ..paging import decode_cursor, page
-from ..parsing import parse_body, parse_empty_body, parse_query
-from ..services.context import Page
+from .auth.scope import PERMISSIONS, current_caller, current_settings
+from .errors import ApiError
+from .paging import decode_cursor, page
+from .parsing import parse_body, parse_empty_body, parse_query
+from .services.context import Page
 
 F = TypeVar("F", bound=Callable[..., Any])
 

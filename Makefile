@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FIELD_INSTANCE_PATH ?= $(CURDIR)/instance
+# Where `make run` listens: `make run PORT=5001`, `make run HOST=0.0.0.0`.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: run test lint format bench clean
 
@@ -21,17 +24,19 @@ $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/field-server init-secrets
 	$(BIN)/field-server db upgrade
-	$(BIN)/field-server demo --if-empty
-	$(BIN)/field-server serve --host 127.0.0.1 --port 5000
+	$(BIN)/field-server demo --if-empty --no-hint
+	$(BIN)/field-server serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -244,5 +244,11 @@ def fold_diacritics(text: str) -> str:
     d. For finding candidate duplicates only (``Đông Thạnh`` folds like ``Đông Thành``,
     and like ``Dong Thanh`` typed without them), never for deciding that two are one."""
     decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    # Nonspacing marks, and the few spacing marks that still combine (a Javanese pangkon):
+    # nothing that attaches to a letter survives.
+    bare = "".join(
+        ch
+        for ch in decomposed
+        if unicodedata.category(ch) != "Mn" and not unicodedata.combining(ch)
+    )
     return unicodedata.normalize("NFC", bare.replace("đ", "d").replace("Đ", "D"))

@@ -276,16 +276,15 @@ def _address_pairs(candidates: list[Candidate], pairs: set[tuple[str, str]]) -> 
 def _position_pairs(candidates: list[Candidate], pairs: set[tuple[str, str]]) -> None:
     """Pairs in the same or neighbouring grid cells; cells are at least NEAR_METRES wide
     everywhere in the set, so two near positions are always in neighbouring cells."""
-    placed = [c for c in candidates if c.first_pos is not None]
+    placed = [(c.id, c.first_pos) for c in candidates if c.first_pos is not None]
     if not placed:
         return
-    widest = max(abs(c.first_pos[0]) for c in placed)  # type: ignore[index]
+    widest = max(abs(lat) for _, (lat, _lon) in placed)
     dlat = NEAR_METRES / _METRES_PER_DEGREE
     dlon = NEAR_METRES / (_METRES_PER_DEGREE * max(math.cos(math.radians(widest)), 0.01))
     cells: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for c in placed:
-        lat, lon = c.first_pos  # type: ignore[misc]
-        cells[(math.floor(lat / dlat), math.floor(lon / dlon))].append(c.id)
+    for candidate_id, (lat, lon) in placed:
+        cells[(math.floor(lat / dlat), math.floor(lon / dlon))].append(candidate_id)
     for (row, col), ids in cells.items():
         if len(ids) > MAX_BLOCK:
             continue

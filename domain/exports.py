@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,10 @@ FORMATS = ("csv", "xlsx")
 LAYOUTS = ("full", "report")
 LANGUAGES = ("en", "vi")
 SEPARATORS = {"comma": ",", "semicolon": ";"}
+# The decimal mark numbers are written with, by separator: ``semicolon`` is for an Excel set
+# to Vietnamese regional settings, whose list separator is ``;`` and whose decimal mark is
+# ``,`` (it reads ``72.63`` as text or as 7263, never as seventy-two point six three).
+DECIMAL_MARKS = {"comma": ".", "semicolon": ","}
 BOM = "\ufeff"
 LINE_END = "\r\n"
 # Characters a spreadsheet takes as the start of a formula (or that hide one after them).
@@ -155,6 +159,48 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What was asked for. ``kind`` is units, visits, households or snapshot; ``format``
+    csv, xlsx or sqlite (the snapshot's)."""
+
+    kind: str
+    format: str
+    start: date | None = None
+    end: date | None = None
+    review_status: str | None = None
+    layout: str = "full"
+    lang: str = "en"
+    sep: str = "comma"
+    bom: bool = True
+    mask_phones: bool = True
+
+    def filters(self) -> dict[str, Any]:
+        """The options worth recording (audit row, snapshot metadata), unset ones left out."""
+        shown = {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "review_status": self.review_status,
+            "layout": self.layout if self.kind == "units" else None,
+        }
+        return {k: v for k, v in shown.items() if v is not None}
+
+
+def audit_details(unit_ref: str, options: ExportOptions, rows: int | None) -> dict[str, Any]:
+    """The ``details`` of an export's audit row: the same whoever asks (API or command
+    line); ``rows`` only where the count is known before the first byte."""
+    details: dict[str, Any] = {
+        "kind": options.kind,
+        "format": options.format,
+        "unit": unit_ref,
+        "filters": options.filters(),
+        "phones": "masked" if options.mask_phones else "clear",
+    }
+    if rows is not None:
+        details["rows"] = rows
+    return details
+
+
 def columns(kind: str, layout: str = "full") -> tuple[Column, ...]:
     """The columns of one export (``layout`` matters for units only)."""
     if kind == "units":
@@ -169,6 +215,12 @@ def columns(kind: str, layout: str = "full") -> tuple[Column, ...]:
 def header(cols: Sequence[Column], lang: str = "en") -> list[str]:
     """The header row: stable English snake_case names, or Vietnamese headers."""
     return [c.vi if lang == "vi" else c.name for c in cols]
+
+
+def decimal_positions(cols: Sequence[Column]) -> list[int]:
+    """Where the columns holding decimals (REAL) are: the only cells ``sep=semicolon``
+    rewrites."""
+    return [i for i, c in enumerate(cols) if c.type == "REAL"]
 
 
 # --- cells -------------------------------------------------------------------------------
@@ -519,12 +571,17 @@ def csv_chunks(
     bom: bool = True,
     on_rows: Callable[[int], None] | None = None,
     chunk_chars: int = CHUNK_CHARS,
+    decimals: Sequence[int] | None = None,
 ) -> Iterator[str]:
     """The CSV text (RFC 4180, CRLF line ends) in chunks of about ``chunk_chars``: the rows
     are consumed as the chunks are taken, so memory stays flat whatever the row count.
     Rows come as cells already styled with CSV_STYLE; numbers are written as Python writes
-    them (a dot decimal whatever the locale), None as an empty cell. ``on_rows(n)`` is told
-    after each chunk how many rows it held (for a progress bar)."""
+    them (a dot decimal with ``sep=comma``, a comma with ``sep=semicolon``: see
+    DECIMAL_MARKS), None as an empty cell. ``decimals``: the positions that may hold a
+    decimal (every cell is checked when not given). ``on_rows(n)`` is told after each chunk
+    how many rows it held (for a progress bar)."""
+    if DECIMAL_MARKS[sep] != ".":
+        rows = decimal_commas(rows, decimals)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=SEPARATORS[sep], lineterminator=LINE_END)
     if bom:
@@ -566,6 +623,38 @@ def csv_text(cells: Sequence[Any], sep: str = "comma") -> str:
 def float_text(value: float | None) -> str:
     """A float cell as csv.writer writes it (Python's shortest round-trip form)."""
     return "" if value is None else repr(value)
+
+
+def comma_float_text(value: float | None) -> str:
+    """A float cell as ``sep=semicolon`` writes it: ``72,63`` (see DECIMAL_MARKS)."""
+    return "" if value is None else repr(value).replace(".", ",")
+
+
+def float_writer(sep: str) -> Callable[[float | None], str]:
+    """How the float cells of a CSV with this separator are written."""
+    return float_text if DECIMAL_MARKS[sep] == "." else comma_float_text
+
+
+def decimal_commas(
+    rows: Iterable[Sequence[Any]], positions: Sequence[int] | None = None
+) -> Iterator[Sequence[Any]]:
+    """The rows with every float cell (at ``positions``, or anywhere) written with a decimal
+    comma, as text: ``72.63`` -> ``72,63``. Integers and text are left alone (a text cell
+    was guarded before and is never a float)."""
+    if positions is None:
+        for row in rows:
+            yield [repr(v).replace(".", ",") if v.__class__ is float else v for v in row]
+        return
+    if not positions:
+        yield from rows
+        return
+    for row in rows:
+        out = list(row)
+        for i in positions:
+            value = out[i]
+            if value.__class__ is float:
+                out[i] = repr(value).replace(".", ",")
+        yield out
 
 
 def line_chunks(

@@ -40,9 +40,10 @@ def _invalid(message: str) -> SyncError:
     return SyncError("validation_failed", f"Invalid hlc: {message}", errors={"hlc": [message]})
 
 
-def parse_hlc(text: str) -> HLC:
+def parse_hlc(text: object) -> HLC:
     """Read ``<ms>-<counter>-<node>``. The node may itself contain '-' (a UUID), so only
-    the first two '-' separate fields. Raises ``validation_failed`` on anything else."""
+    the first two '-' separate fields. Raises ``validation_failed`` on anything else,
+    a value that is not a string included (whatever a tablet sent)."""
     if type(text) is str:
         # The usual reading, checked with str methods, which are several times cheaper
         # than the patterns below: ASCII digits are exactly [0-9]; printable ASCII without

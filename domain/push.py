@@ -60,13 +60,17 @@ SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 normalised_address = functools.lru_cache(maxsize=8192)(normalise_address)
 
 
+# The C encoder json.dumps uses (None without the C accelerator); private, so typeshed does
+# not declare it.
+_c_make_encoder: Callable[..., Any] | None = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+
 # json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds this C
 # encoder anew on every call, with these very settings, and that setup cost as much as the
 # encoding of a small mutation: built once, it gives the same bytes (stored hashes must keep
 # matching). Its circular-reference bookkeeping is left out (markers None): parsed JSON has
 # no cycles.
 _canonical_encoder = (
-    json.encoder.c_make_encoder(
+    _c_make_encoder(
         None,  # markers
         json.JSONEncoder().default,  # for a value JSON has no form for: the same TypeError
         json.encoder.encode_basestring,  # ensure_ascii=False
@@ -77,7 +81,7 @@ _canonical_encoder = (
         False,  # skipkeys
         True,  # allow_nan
     )
-    if json.encoder.c_make_encoder is not None
+    if _c_make_encoder is not None
     else None
 )
 
@@ -136,11 +140,12 @@ class VisitState:
 
     def facts(self) -> VisitFacts:
         data = self.data
-        counts = {f: data.get(f) for f in COUNT_FIELDS}
+        # Any: the record's values; VisitFacts gets them only when none is None (all ints).
+        counts: dict[str, Any] = {f: data.get(f) for f in COUNT_FIELDS}
         return VisitFacts(
             id=self.id,
             order_key=self.order_key,
-            counts=None if None in counts.values() else counts,  # type: ignore[arg-type]
+            counts=None if None in counts.values() else counts,
             counting=not self.voided and self.review_status != "rejected",
         )
 
@@ -385,14 +390,14 @@ class _Planner:
         lat, lon = data.get("lat"), data.get("lon")
         if lat is not None and lon is not None and gps_far(household.first_pos, (lat, lon)):
             flags.append("gps_far_from_household")
-        counts = {f: data.get(f) for f in COUNT_FIELDS}
+        counts: dict[str, Any] = {f: data.get(f) for f in COUNT_FIELDS}
         if None not in counts.values():
             earlier = [
                 v.facts()
                 for v in self.by_household.get(household.id, ())
                 if v.id != visit.id and v.order_key < visit.order_key
             ]
-            if earlier and installed_decreased(counts, earlier, visit.order_key):  # type: ignore[arg-type]
+            if earlier and installed_decreased(counts, earlier, visit.order_key):
                 flags.append("installed_decreased")
             if outcome_mismatch(data):
                 flags.append("outcome_mismatch")
@@ -456,7 +461,9 @@ class _Planner:
         """The ward a refused mutation was meant for, when it can be told and lies in the
         canvasser's scope: its supervisors then see it among the rejections. Otherwise
         None (the rejection is shown to the supervisors of the canvasser's own wards)."""
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        data = raw.get("data")
+        if not isinstance(data, dict):
+            data = {}
         record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         household = None
         if record_id in self.ctx.visits:
@@ -660,7 +667,7 @@ class _Planner:
 
     def visit_create(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
         data = clean_visit(m.data, creating=True)
-        values = {name: data.get(name) for name in VISIT_FIELDS}
+        values: dict[str, Any] = {name: data.get(name) for name in VISIT_FIELDS}
         problems = count_errors(values)
         if problems:
             raise _Rejected("validation_failed", "The counts do not add up.", problems)
@@ -745,7 +752,7 @@ class _Planner:
             conflict_id = self.conflict(
                 "void_vs_edit", "visit", visit.id, visit.ward_id, _jsonable(fields)
             )
-            result = {"status": CONFLICT, "id": visit.id, "version": visit.version}
+            result: dict[str, Any] = {"status": CONFLICT, "id": visit.id, "version": visit.version}
             return {**result, "conflict_id": conflict_id}, visit.ward_id
         base_version = m.base_version or 0
         if base_version > visit.version:
@@ -771,7 +778,7 @@ class _Planner:
             raise _Rejected("validation_failed", "The counts do not add up.", problems)
         if merge.apply:
             self.change_visit(visit, household, merge.apply, "canvasser", m)
-        result: dict[str, Any] = {"id": visit.id, "version": visit.version}
+        result = {"id": visit.id, "version": visit.version}
         if merge.conflicts:
             result["status"] = CONFLICT
             result["conflict_id"] = self.conflict(

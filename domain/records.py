@@ -6,8 +6,10 @@ statuses and rejection codes, and the error every rule raises. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 MUTATION_TYPES = ("household.upsert", "visit.create", "visit.update", "visit.void")
 
@@ -139,6 +141,14 @@ class VisitFacts:
     counting: bool  # neither void nor rejected
 
 
+def complete_counts(counts: Mapping[str, int | None]) -> dict[str, int] | None:
+    """A copy of a visit's counts when all six are given, else None (VisitFacts.counts)."""
+    if any(counts.get(name) is None for name in COUNT_FIELDS):
+        return None
+    # Checked just above: every count is there, an int.
+    return cast("dict[str, int]", dict(counts))
+
+
 @dataclass
 class MergeResult:
     """The outcome of a 3-way merge of one update (API §4.2)."""
@@ -181,3 +191,10 @@ VISIT_TIMES = ("visited_at", "come_back_at", "received_at")
 # Keys shown as a unit ref or a username, not as the stored id.
 HOUSEHOLD_REFS = ("ward", "group")
 VISIT_REFS = ("ward", "group", "canvasser")
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A moment as the server always writes it: UTC, with a Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .records import COUNT_FIELDS, Counters, SyncError, VisitFacts
+from .records import Counters, SyncError, VisitFacts, complete_counts
 from .rules import derive_counters
 
 # action -> the review_status it sets
@@ -162,17 +162,16 @@ def recount(visits: Iterable[CountedVisit], current: Mapping[str, Counters]) -> 
     derived again from their visits, with the new counters."""
     by_household: dict[str, list[VisitFacts]] = {hid: [] for hid in current}
     for visit in visits:
-        has_counts = all(visit.counts.get(name) is not None for name in COUNT_FIELDS)
         facts = VisitFacts(
             id=visit.id,
             order_key=visit.order_key,
-            counts=dict(visit.counts) if has_counts else None,  # type: ignore[arg-type]
+            counts=complete_counts(visit.counts),
             counting=counts_toward_figures(visit.review_status, visit.voided),
         )
         by_household.setdefault(visit.household_id, []).append(facts)
     changed: dict[str, Counters] = {}
-    for household_id, facts in by_household.items():
-        counters = derive_counters(facts)
+    for household_id, household_facts in by_household.items():
+        counters = derive_counters(household_facts)
         if household_id in current and counters != current[household_id]:
             changed[household_id] = counters
     return changed

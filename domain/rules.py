@@ -105,9 +105,9 @@ def _installs(counts: Mapping[str, int]) -> int:
     return counts["installed_before"] + counts["installed_during"]
 
 
-def _order(visit: VisitFacts) -> tuple[tuple[int, int, str], str]:
+def _order(visit: VisitFacts) -> tuple[tuple[int | str, ...], str]:
     # The id breaks a tie of equal keys, so the result never depends on input order.
-    return (tuple(visit.order_key), visit.id)  # type: ignore[return-value]
+    return (tuple(visit.order_key), visit.id)
 
 
 def derive_counters(visits: Iterable[VisitFacts]) -> Counters:
@@ -125,8 +125,10 @@ def derive_counters(visits: Iterable[VisitFacts]) -> Counters:
     else:
         latest = max(counted, key=_order).counts
         assert latest is not None
-        installed = max(_installs(visit.counts) for visit in counted)  # type: ignore[arg-type]
-        priority = max(visit.counts["priority_installed"] for visit in counted)  # type: ignore[index]
+        # Every one has counts (_has_counts): the test only narrows the type.
+        all_counts = [visit.counts for visit in counted if visit.counts is not None]
+        installed = max(map(_installs, all_counts))
+        priority = max(counts["priority_installed"] for counts in all_counts)
     adults = latest["adults"]
     return Counters(
         adults=adults,
@@ -143,9 +145,12 @@ def installed_decreased(
     """Whether a visit finds fewer installs (before + during) than the most that a counting
     visit with counts ordered before it (order_key < new_key) found."""
     found = [
-        _installs(visit.counts)  # type: ignore[arg-type]
+        _installs(visit.counts)
         for visit in earlier
-        if _has_counts(visit) and tuple(visit.order_key) < tuple(new_key)
+        # `visit.counts is not None` is part of _has_counts, repeated for the type checker.
+        if visit.counts is not None
+        and _has_counts(visit)
+        and tuple(visit.order_key) < tuple(new_key)
     ]
     return bool(found) and _installs(new_counts) < max(found)
 

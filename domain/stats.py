@@ -23,10 +23,11 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .records import COUNT_FIELDS, OUTCOMES, REVIEW_STATES, VisitFacts
+from .records import COUNT_FIELDS, OUTCOMES, REVIEW_STATES, VisitFacts, complete_counts
 from .rules import derive_counters
 
 STATE_FIGURES = (
@@ -47,6 +48,7 @@ FLOW_FIGURES = (
 DAY_FIGURES = STATE_FIGURES + FLOW_FIGURES
 UNDATED_FIGURES = ("households", "open_conflicts")
 RATE_DECIMALS = 6
+MAX_DAILY_DAYS = 1000  # the longest daily series one /stats answer holds
 
 Deltas = dict[str, int]
 
@@ -68,11 +70,10 @@ class VisitFigureFacts:
         return not self.voided and self.review_status != "rejected"
 
     def facts(self) -> VisitFacts:
-        has_counts = all(self.counts.get(name) is not None for name in COUNT_FIELDS)
         return VisitFacts(
             id=self.id,
             order_key=self.order_key,
-            counts=dict(self.counts) if has_counts else None,  # type: ignore[arg-type]
+            counts=complete_counts(self.counts),
             counting=self.counting,
         )
 
@@ -96,13 +97,14 @@ def _state(visits: Sequence[VisitFigureFacts]) -> Deltas:
     if counters.adults is None:
         return state
     with_counts = [f for f in facts if f.counts is not None]
-    first = min(with_counts, key=lambda f: (tuple(f.order_key), f.id))
+    first = min(with_counts, key=lambda f: (tuple(f.order_key), f.id)).counts
+    assert first is not None  # with_counts holds only facts with counts
     installed = counters.installed or 0
     state.update(
         adults_counted=counters.adults,
         smartphones=counters.smartphones or 0,
         installed=installed,
-        installed_during_campaign=max(0, installed - first.counts["installed_before"]),  # type: ignore[index]
+        installed_during_campaign=max(0, installed - first["installed_before"]),
         priority_subjects=counters.priority_subjects or 0,
         priority_installed=counters.priority_installed or 0,
     )
@@ -307,8 +309,7 @@ def effective_populations(nodes: Iterable[UnitNode]) -> dict[int, int | None]:
         if node.adult_population is not None:
             out[node.id] = node.adult_population
             continue
-        known = [out.get(c.id) for c in children.get(node.id, [])]
-        known = [k for k in known if k is not None]
+        known = [k for k in (out.get(c.id) for c in children.get(node.id, [])) if k is not None]
         out[node.id] = sum(known) if known else None
     return out
 
@@ -319,3 +320,76 @@ def effective_target_rate(node: UnitNode, campaign_rate: float) -> float | None:
     if node.level == "ward":
         return node.target_rate
     return node.target_rate if node.target_rate is not None else campaign_rate
+
+
+# --- the daily series ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """One day of a unit's daily series."""
+
+    date: date
+    visits: int
+    installed_during: int
+    cumulative_installed: int  # the state ``installed`` at the day's end
+
+
+def first_series_day(start: date | None, end: date, first_known: str | None) -> date:
+    """Where the daily series starts: ``start`` when given, else the unit's first day with
+    a visit (``end`` when it has none, or only later ones), at most MAX_DAILY_DAYS back."""
+    if start is not None:
+        return start
+    first = (
+        date.fromisoformat(first_known) if first_known and first_known <= end.isoformat() else end
+    )
+    return max(first, end - timedelta(days=MAX_DAILY_DAYS - 1))
+
+
+def daily_series(
+    rows: Iterable[tuple[str, int, int, int]], first: date, end: date
+) -> list[DayFigures]:
+    """One row per day of [first, end], zero-filled, from the counter rows (day, visits,
+    installed_during, installed delta) of every day up to ``end``; cumulative_installed
+    starts from everything installed before ``first``."""
+    rows = list(rows)
+    by_day = {day: (visits, during, installed) for day, visits, during, installed in rows}
+    cumulative = sum(installed for day, _, _, installed in rows if day < first.isoformat())
+    out = []
+    day = first
+    while day <= end:
+        visits, during, installed = by_day.get(day.isoformat(), (0, 0, 0))
+        cumulative += installed
+        out.append(DayFigures(day, visits, during, cumulative))
+        day += timedelta(days=1)
+    return out
+
+
+# --- checking the counters -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CounterDifference:
+    """A stored counter that is not what a recount from the visits gives."""
+
+    unit_id: int
+    day: str | None  # None: the undated row
+    figure: str
+    stored: int
+    expected: int
+
+
+def counter_differences(
+    expected: Mapping[tuple[int, str | None], Mapping[str, int]],
+    stored: Mapping[tuple[int, str | None], Mapping[str, int]],
+) -> list[CounterDifference]:
+    """Every counter that differs, by unit, day (undated first) and figure."""
+    out = []
+    for key in sorted(set(expected) | set(stored), key=lambda k: (k[0], k[1] or "")):
+        want, have = expected.get(key, {}), stored.get(key, {})
+        for name in sorted(set(want) | set(have)):
+            if want.get(name, 0) != have.get(name, 0):
+                out.append(
+                    CounterDifference(key[0], key[1], name, have.get(name, 0), want.get(name, 0))
+                )
+    return out

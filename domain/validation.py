@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from .geography import CODE_PATTERN, MAX_CODE_LENGTH, MAX_SCHEME_LENGTH, SCHEME_PATTERN
 from .hlc import HLC, parse_hlc
@@ -55,6 +55,10 @@ MAX_ADDRESS_LENGTH = 500
 MAX_HEAD_NAME_LENGTH = 200
 MAX_PHONE_LENGTH = 32
 MAX_NOTES_LENGTH = 2000
+# PostgreSQL cannot store the NUL character in text (SQLite can): refused on both, so a
+# tablet's record is stored alike wherever the server runs.
+NUL = "\x00"
+NUL_MESSAGE = "Must not contain the NUL character."
 # No household has ten thousand adults; the cap keeps every count far inside an INTEGER.
 MAX_COUNT = 10_000
 
@@ -85,7 +89,7 @@ def _raise_if_any(errors: Errors, message: str) -> None:
         raise SyncError("validation_failed", message, errors=errors)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     """A JSON whole number; ``True`` is an int to Python but never a count."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -153,6 +157,8 @@ def _text_error(value: Any, limit: int) -> str | None:
         return "Must be a string or null."
     if len(value) > limit:
         return f"At most {limit} characters."
+    if NUL in value:
+        return NUL_MESSAGE
     return None
 
 
@@ -237,7 +243,8 @@ def _parse_mutation_fully(raw: object) -> Mutation:
         _add(errors, "data", "Must be an object.")
     _raise_if_any(errors, "The mutation is invalid.")
     assert hlc is not None  # an invalid hlc raised above
-    return Mutation(mutation_id, kind, raw["id"], base_version, hlc, data)
+    # Every check passed: the keys read with .get() above are there, with the right types.
+    return Mutation(raw["mutation_id"], raw["type"], raw["id"], base_version, hlc, raw["data"])
 
 
 def _plainly_valid(raw: object) -> Mutation | None:
@@ -272,7 +279,7 @@ def _plainly_valid(raw: object) -> Mutation | None:
     elif type(base_version) is not int or base_version < 0:
         return None
     try:
-        hlc = parse_hlc(raw.get("hlc"))  # type: ignore[arg-type]
+        hlc = parse_hlc(raw.get("hlc"))
     except SyncError:
         return None
     return Mutation(mutation_id, kind, record_id, base_version, hlc, data)
@@ -286,7 +293,9 @@ def _base_version_error(kind: Any, value: Any) -> str | None:
             return None
         return "A new visit has no base_version (leave it out, null or 0)."
     if value is None:
-        return "Required for this type." if kind in BASE_VERSION_REQUIRED else None
+        # `kind` may be anything a tablet sent (a JSON object is unhashable).
+        required = isinstance(kind, str) and kind in BASE_VERSION_REQUIRED
+        return "Required for this type." if required else None
     if not _is_int(value) or value < 0:
         return "Must be a whole number, 0 or more."
     return None
@@ -316,6 +325,8 @@ def clean_household(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             _add(errors, "address", "Must be a non-empty string.")
         elif len(address.strip()) > MAX_ADDRESS_LENGTH:
             _add(errors, "address", f"At most {MAX_ADDRESS_LENGTH} characters.")
+        elif NUL in address:
+            _add(errors, "address", NUL_MESSAGE)
     if problem := _text_error(data.get("head_name"), MAX_HEAD_NAME_LENGTH):
         _add(errors, "head_name", problem)
     if problem := _phone_error(data.get("phone")):
@@ -446,7 +457,8 @@ def outcome_mismatch(values: dict[str, Any]) -> bool:
     The other outcomes (not_home, come_back, language_barrier) never mismatch, nor does a
     visit without all six counts.
     """
-    counts = {name: values.get(name) for name in COUNT_FIELDS}
+    # Any: whatever was sent, until _all_whole has made them the ints the rules take.
+    counts: dict[str, Any] = {name: values.get(name) for name in COUNT_FIELDS}
     if not _all_whole(counts.values()):
         return False
     rule = _MISMATCH.get(str(values.get("outcome")))

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 
 from .config import load_settings
 from .json_provider import OrjsonProvider
-
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+from .migrations_support import MIGRATIONS_DIR
 
 
 class FieldServer(Flask):
@@ -36,8 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Vietnamese names stay readable in JSON, and envelopes keep their documented order
     # (json_provider.py; also what the standard encoder is told for its slow path).
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    provider = cast(OrjsonProvider, app.json)  # json_provider_class above
+    provider.ensure_ascii = False
+    provider.sort_keys = False
     logging.getLogger("field_server").setLevel(settings["LOG_LEVEL"].upper())
     if settings["DATABASE_URL"].startswith("sqlite:///"):
         Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .store.engine import configure_engine
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
         configure_engine(db.engine, settings["SQLITE_BUSY_TIMEOUT_MS"])
 
@@ -56,8 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .api.health import bp as health_bp
+    from .auth.views import bp as auth_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
 
     from .cli import register_commands

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 from flask import current_app, request
 
@@ -20,7 +21,9 @@ def client_address() -> str:
     return hops[0][:64] if hops else remote
 
 
-def _is_trusted(address: str, networks: tuple) -> bool:  # type: ignore[type-arg]
+def _is_trusted(
+    address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

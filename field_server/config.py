@@ -102,10 +102,18 @@ def _algorithm(raw: str) -> str:
 
 def _database_url(raw: str) -> str:
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme != "postgresql+psycopg" and scheme.startswith(("postgresql", "postgres")):
+        # The driver installed with the package is psycopg 3; SQLAlchemy would pick another.
+        # (The URL itself is not repeated: it may hold a password.)
+        raise ValueError(
+            f"unsupported database URL scheme {scheme!r}: begin it with postgresql+psycopg:// "
+            "(the PostgreSQL driver installed with field-server), as in "
+            "postgresql+psycopg://USER@HOST:PORT/DB"
+        )
     if scheme not in ("sqlite", "postgresql+psycopg"):
         raise ValueError(
             f"unsupported database URL scheme {scheme or raw!r}: use sqlite:///PATH "
-            "or postgresql+psycopg://USER@HOST/DB"
+            "or postgresql+psycopg://USER@HOST:PORT/DB"
         )
     return raw
 

@@ -1,9 +1,11 @@
 """The one registry of error codes, the error envelope of API §1, and the handlers.
 
 Every non-2xx answer, whatever raised it (our code, Werkzeug, the database, a bug), goes
-through ``error_response`` so that clients see one envelope. Messages exist in Vietnamese
-and English; the request's Accept-Language picks one, FIELD_DEFAULT_LANGUAGE when absent.
-Browsers (paths outside /api/ that prefer HTML) get the same content as an HTML page.
+through ``error_response`` so that clients see one envelope, in one language: the request's
+Accept-Language picks Vietnamese or English (FIELD_DEFAULT_LANGUAGE when absent), and the
+envelope's message and every field error under it are given in that language from the
+catalogues in field_server/messages/. Browsers (paths outside /api/ that prefer HTML) get the
+same content as an HTML page.
 """
 
 from __future__ import annotations
@@ -20,133 +22,62 @@ from werkzeug.exceptions import HTTPException
 
 from domain.records import SyncError
 
+from .messages import catalogue, translate, translate_errors
+
 log = logging.getLogger("field_server")
 
 
 @dataclass(frozen=True)
 class ErrorSpec:
     status: int
-    en: str
-    vi: str
+    message: str  # English, and the msgid of its translations (field_server/messages/)
 
 
-# code -> status and message templates; templates may use the error's details as fields.
+# code -> status and message template; a template may use the error's details as fields.
 ERRORS: dict[str, ErrorSpec] = {
-    "invalid_credentials": ErrorSpec(
-        401, "Wrong username or password.", "Sai tên đăng nhập hoặc mật khẩu."
-    ),
-    "token_invalid": ErrorSpec(
-        401,
-        "The access token is missing, malformed or no longer valid.",
-        "Mã truy cập bị thiếu, sai hoặc không còn hiệu lực.",
-    ),
-    "token_expired": ErrorSpec(
-        401,
-        "The token has expired; refresh it or log in again.",
-        "Mã truy cập đã hết hạn; hãy làm mới hoặc đăng nhập lại.",
-    ),
+    "invalid_credentials": ErrorSpec(401, "Wrong username or password."),
+    "token_invalid": ErrorSpec(401, "The access token is missing, malformed or no longer valid."),
+    "token_expired": ErrorSpec(401, "The token has expired; refresh it or log in again."),
     "device_revoked": ErrorSpec(
-        401,
-        "This device has been revoked; log in again with a new device.",
-        "Thiết bị này đã bị thu hồi; hãy đăng nhập lại bằng thiết bị mới.",
+        401, "This device has been revoked; log in again with a new device."
     ),
     "refresh_reused": ErrorSpec(
-        401,
-        "This refresh token was already used; the session has been closed for safety.",
-        "Mã làm mới đã được dùng; phiên đăng nhập đã bị đóng để đảm bảo an toàn.",
+        401, "This refresh token was already used; the session has been closed for safety."
     ),
-    "forbidden": ErrorSpec(
-        403,
-        "Your role may not use this endpoint.",
-        "Vai trò của bạn không được dùng chức năng này.",
-    ),
-    "not_found": ErrorSpec(404, "Not found.", "Không tìm thấy."),
-    "method_not_allowed": ErrorSpec(
-        405, "This method is not allowed here.", "Phương thức này không được phép ở đây."
-    ),
-    "json_invalid": ErrorSpec(
-        400, "The request body is not valid JSON.", "Nội dung yêu cầu không phải JSON hợp lệ."
-    ),
+    "forbidden": ErrorSpec(403, "Your role may not use this endpoint."),
+    "not_found": ErrorSpec(404, "Not found."),
+    "method_not_allowed": ErrorSpec(405, "This method is not allowed here."),
+    "json_invalid": ErrorSpec(400, "The request body is not valid JSON."),
     "csrf_invalid": ErrorSpec(
-        400,
-        "The form has expired or its security token is wrong; reload the page.",
-        "Biểu mẫu đã hết hạn hoặc mã bảo mật không đúng; hãy tải lại trang.",
+        400, "The form has expired or its security token is wrong; reload the page."
     ),
-    "bad_request": ErrorSpec(400, "The request is malformed.", "Yêu cầu không hợp lệ."),
-    "unsupported_media_type": ErrorSpec(
-        415,
-        "Send the body as application/json.",
-        "Hãy gửi nội dung dưới dạng application/json.",
-    ),
-    "payload_too_large": ErrorSpec(
-        413,
-        "The request body is larger than {limit} bytes.",
-        "Nội dung yêu cầu lớn hơn {limit} byte.",
-    ),
-    "validation_failed": ErrorSpec(
-        422,
-        "Some fields are missing or invalid.",
-        "Một số trường bị thiếu hoặc không hợp lệ.",
-    ),
-    "batch_too_large": ErrorSpec(
-        422,
-        "A batch may hold at most {limit} mutations.",
-        "Mỗi lô được chứa tối đa {limit} thay đổi.",
-    ),
-    "mutation_gap": ErrorSpec(
-        409,
-        "Expected mutation {expected} next, got {got}.",
-        "Cần thay đổi số {expected} tiếp theo, nhận được {got}.",
-    ),
+    "bad_request": ErrorSpec(400, "The request is malformed."),
+    "unsupported_media_type": ErrorSpec(415, "Send the body as application/json."),
+    "payload_too_large": ErrorSpec(413, "The request body is larger than {limit} bytes."),
+    "validation_failed": ErrorSpec(422, "Some fields are missing or invalid."),
+    "batch_too_large": ErrorSpec(422, "A batch may hold at most {limit} mutations."),
+    "mutation_gap": ErrorSpec(409, "Expected mutation {expected} next, got {got}."),
     "version_conflict": ErrorSpec(
-        409,
-        "The record changed since version {base_version}; reload it and try again.",
-        "Bản ghi đã thay đổi kể từ phiên bản {base_version}; hãy tải lại và thử lại.",
+        409, "The record changed since version {base_version}; reload it and try again."
     ),
     "visit_voided": ErrorSpec(
-        409,
-        "The visit has been voided by its canvasser; it cannot be reviewed.",
-        "Lượt thăm hộ đã bị người thu thập hủy; không thể duyệt.",
+        409, "The visit has been voided by its canvasser; it cannot be reviewed."
     ),
     "conflict_closed": ErrorSpec(
-        409,
-        "This conflict is {status} already; only open conflicts can be settled.",
-        "Xung đột này đã ở trạng thái {status}; chỉ xung đột đang mở mới xử lý được.",
+        409, "This conflict is {status} already; only open conflicts can be settled."
     ),
-    "rejection_resolved": ErrorSpec(
-        409,
-        "This rejected change was re-applied already.",
-        "Thay đổi bị từ chối này đã được áp dụng lại.",
-    ),
+    "rejection_resolved": ErrorSpec(409, "This rejected change was re-applied already."),
     "mutation_rejected": ErrorSpec(
-        422,
-        "The change was refused again ({reason}): {reason_message}",
-        "Thay đổi lại bị từ chối ({reason}): {reason_message}",
+        422, "The change was refused again ({reason}): {reason_message}"
     ),
-    "cursor_invalid": ErrorSpec(
-        400,
-        "The cursor is invalid; start again without one.",
-        "Con trỏ không hợp lệ; hãy bắt đầu lại không có con trỏ.",
-    ),
-    "rate_limited": ErrorSpec(
-        429,
-        "Too many attempts; try again in {retry_after} seconds.",
-        "Quá nhiều lần thử; hãy thử lại sau {retry_after} giây.",
-    ),
-    "http_error": ErrorSpec(
-        400,
-        "The request could not be handled (HTTP {status}).",
-        "Không thể xử lý yêu cầu (HTTP {status}).",
-    ),
+    "cursor_invalid": ErrorSpec(400, "The cursor is invalid; start again without one."),
+    "rate_limited": ErrorSpec(429, "Too many attempts; try again in {retry_after} seconds."),
+    "http_error": ErrorSpec(400, "The request could not be handled (HTTP {status})."),
     "internal_error": ErrorSpec(
-        500,
-        "Internal error; it has been logged with request id {request_id}.",
-        "Lỗi máy chủ; đã ghi nhật ký với mã yêu cầu {request_id}.",
+        500, "Internal error; it has been logged with request id {request_id}."
     ),
     "storage_unavailable": ErrorSpec(
-        503,
-        "The database cannot take this request now; try again shortly.",
-        "Cơ sở dữ liệu tạm thời không xử lý được yêu cầu; hãy thử lại sau ít phút.",
+        503, "The database cannot take this request now; try again shortly."
     ),
 }
 
@@ -204,9 +135,15 @@ def message_language() -> str:
 
 
 def render_message(code: str, fields: dict[str, Any], language: str) -> str:
-    template = getattr(ERRORS[code], language)
+    """A code's message in ``language``, its template filled with the error's details (a
+    detail that is itself a message, like a rejection's reason, in that language too)."""
+    template = catalogue(language).template(ERRORS[code].message)
+    values = {
+        name: translate(value, language) if isinstance(value, str) else value
+        for name, value in fields.items()
+    }
     try:
-        return template.format(**fields)
+        return template.format(**values)
     except (KeyError, IndexError, ValueError):
         # A template field the raiser did not supply: drop the sentence's details, not the
         # answer.
@@ -224,13 +161,18 @@ def wants_json() -> bool:
 def error_response(error: ApiError) -> Response:
     language = message_language()
     fields = {"status": error.status, "request_id": g.get("request_id", "-"), **error.details}
-    message = error.message or render_message(error.code, fields, language)
+    if error.message:
+        message = translate(error.message, language)
+    else:
+        message = render_message(error.code, fields, language)
     body = {
         "ok": False,
         "status": error.status,
         "code": error.code,
         "message": message,
-        "errors": error.errors,
+        # Field errors are written in English where they arise (marshmallow, the schemas,
+        # the domain's rules, the services): given here in the message's language.
+        "errors": translate_errors(error.errors, language),
         "details": error.details,
     }
     if wants_json():
@@ -266,8 +208,10 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     headers: dict[str, str] = {}
     if code == "payload_too_large":
         details["limit"] = current_app.config.get("MAX_CONTENT_LENGTH")
-    if code == "method_not_allowed" and getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    # Only MethodNotAllowed carries the methods the path takes.
+    valid_methods = getattr(exc, "valid_methods", None)
+    if code == "method_not_allowed" and valid_methods:
+        headers["Allow"] = ", ".join(sorted(valid_methods))
     if code == "storage_unavailable":
         headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
     if code == "internal_error":

@@ -8,9 +8,10 @@ know (a Decimal, a date subclass the code forgot to format) fall back to Flask's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 
@@ -23,9 +24,12 @@ class OrjsonProvider(DefaultJSONProvider):
             return super().dumps(obj, **kwargs)  # pretty output asked for: the slow path
         return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
 
-    def response(self, *args: Any, **kwargs: Any) -> Any:
+    def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(
+        # Flask types a provider's app as its sans-IO base, whose response class takes no
+        # body; this provider is only installed on a Flask app (field_server/__init__.py).
+        app = cast(Flask, self._app)
+        return app.response_class(
             orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS) + b"\n",
             mimetype=self.mimetype,
         )

@@ -7,6 +7,7 @@ ids from the root down (``/1/7/42/``) so a whole subtree is one indexed prefix q
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -18,23 +19,42 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .clock import utcnow
 from .extensions import db
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import DeclarativeBase
 
-class UTCDateTime(TypeDecorator):
+    class Model(DeclarativeBase):
+        """What ``db.Model`` is, for the type checker: Flask-SQLAlchemy builds it at run time,
+        so mypy cannot see it as a declarative base."""
+
+else:
+    Model = db.Model
+
+
+def table(model: type[Model]) -> Table:
+    """The Core table a model is mapped to, for queries written with the Core API."""
+    # SQLAlchemy types ``__table__`` as the wider FromClause (a model may map a join or a
+    # select); every model here maps one declared Table.
+    return cast(Table, model.__table__)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that always comes back timezone-aware in UTC (SQLite keeps no zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -42,7 +62,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -50,7 +70,7 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-class Unit(db.Model):
+class Unit(Model):
     __tablename__ = "units"
     __table_args__ = (
         UniqueConstraint("scheme", "code", name="uq_units_scheme_code"),
@@ -85,7 +105,7 @@ class Unit(db.Model):
         return f"{self.scheme}:{self.code}"
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'district', 'supervisor', 'canvasser')", name="role"),
@@ -103,7 +123,7 @@ class User(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Assignment(db.Model):
+class Assignment(Model):
     """A user's unit: a canvasser's working area, a supervisor's ward, a district officer's
     district. Ending an assignment keeps the row (the grace period counts from ends_at)."""
 
@@ -124,7 +144,7 @@ class Assignment(db.Model):
     unit: Mapped[Unit] = relationship()
 
 
-class Device(db.Model):
+class Device(Model):
     __tablename__ = "devices"
     __table_args__ = (Index("ix_devices_user_id", "user_id"),)
 
@@ -139,7 +159,7 @@ class Device(db.Model):
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
-class RefreshFamily(db.Model):
+class RefreshFamily(Model):
     """One login's chain of rotated refresh tokens; revoking it ends the whole chain."""
 
     __tablename__ = "refresh_families"
@@ -156,7 +176,7 @@ class RefreshFamily(db.Model):
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One refresh token of a family. The secret part is an HMAC of the id under the JWT key,
     so nothing secret is stored and a lost response can be answered with the same pair."""
 
@@ -174,7 +194,7 @@ class RefreshToken(db.Model):
     replaced_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """A failed login, counted per username and per client address in a sliding window.
     Kept in the database so every server process sees the same counts."""
 
@@ -190,7 +210,7 @@ class LoginFailure(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_at", "at"),
@@ -207,7 +227,7 @@ class AuditEntry(db.Model):
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
 
 
-class ChangeCounter(db.Model):
+class ChangeCounter(Model):
     """One row: the last position handed out in the change sequence. Taking the next value
     locks the row until commit, so positions are handed out in commit order."""
 
@@ -217,7 +237,7 @@ class ChangeCounter(db.Model):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class Household(db.Model):
+class Household(Model):
     __tablename__ = "households"
     __table_args__ = (
         Index("ix_households_ward_address", "ward_id", "address_norm"),
@@ -251,7 +271,7 @@ class Household(db.Model):
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class Visit(db.Model):
+class Visit(Model):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_household_id", "household_id"),
@@ -306,7 +326,7 @@ class Visit(db.Model):
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class Revision(db.Model):
+class Revision(Model):
     """One row per version of a record: the fields it changed with their values before it,
     who changed them and the HLC. The base a tablet's base_version names is the record now
     with the later versions undone (domain/push.py changes_since); a creation's row lists the
@@ -330,7 +350,7 @@ class Revision(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class DeviceMutation(db.Model):
+class DeviceMutation(Model):
     """The per-device ledger: one row per consumed mutation id, with the answer given, so a
     replay is answered from here and never applied twice. Rejected payloads are kept."""
 
@@ -354,7 +374,7 @@ class DeviceMutation(db.Model):
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class Conflict(db.Model):
+class Conflict(Model):
     __tablename__ = "conflicts"
     __table_args__ = (
         Index("ix_conflicts_ward_status", "ward_id", "status"),
@@ -375,7 +395,7 @@ class Conflict(db.Model):
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class UnitDayFigures(db.Model):
+class UnitDayFigures(Model):
     """The figures of API §6 kept as counters: one row per unit and local day, holding what
     that day added. Flow figures (visits, outcomes, review states) are the visits dated that
     day; state figures (households visited, adults, installs...) are the change the day made
@@ -413,7 +433,7 @@ class UnitDayFigures(db.Model):
     review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class UnitFigures(db.Model):
+class UnitFigures(Model):
     """The undated figures of a unit, kept as counters like UnitDayFigures: households not
     merged away, and open conflicts."""
 

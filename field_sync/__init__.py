@@ -1,4 +1,4 @@
-"""The reference tablet client for the sync protocol (API §2, §4).
+"""The reference tablet client for the sync protocol (docs/sync-protocol.md).
 
 ``LocalStore`` keeps the outbox and the local replica in one SQLite file, ``SyncClient``
 pushes and pulls through an injected ``Transport`` (``HttpTransport`` over urllib for real

@@ -5,10 +5,16 @@ store (``--data``), does one thing and prints one clear line (status prints a fe
 codes: 0 done, 1 the operation failed (the server refused it, the session ended, the network
 failed after retries, or the numbering needs a person), 2 a usage error (a bad option or a
 value the protocol's rules refuse, caught before anything is written).
+
+Messages are in Vietnamese or English (``--lang``; default from the locale variables, else
+Vietnamese): field-sync's own lines come from field_sync/messages.py, the server is asked
+for its answers in the same language (``Accept-Language``), and the English of the checks
+run here before recording (domain/validation.py) is translated on the way out.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +27,7 @@ import click
 from domain.records import MAX_BATCH, OUTCOMES, SyncError
 
 from .client import LoginRequired, MutationGapError, RefusedError, SyncClient, SyncClientError
+from .messages import LANGUAGES, Messages, language_from_environment
 from .store import LocalStore
 from .transport import HttpTransport, TransportError
 
@@ -35,6 +42,7 @@ class Tablet:
     data: str
     server: str | None
     timeout: float
+    messages: Messages = field(default_factory=lambda: Messages("vi"))
     _client: SyncClient | None = field(default=None, repr=False)
 
     @property
@@ -47,7 +55,10 @@ class Tablet:
         if self._client is None:
             store = LocalStore(self.data)
             url = self.server or store.get("server_url") or DEFAULT_SERVER
-            self._client = SyncClient(HttpTransport(url, timeout=self.timeout), store)
+            transport = HttpTransport(url, timeout=self.timeout)
+            # The server answers in the language the messages here are in.
+            transport.accept_language = self.messages.language
+            self._client = SyncClient(transport, store)
         return self._client
 
     @property
@@ -55,17 +66,47 @@ class Tablet:
         return self.client.store
 
 
+def _messages() -> Messages:
+    """The messages of the language chosen for this run (``--lang``)."""
+    context = click.get_current_context(silent=True)
+    tablet = context.find_object(Tablet) if context is not None else None
+    if tablet is not None:
+        return tablet.messages
+    return Messages(language_from_environment(os.environ))
+
+
+def _(msgid: str, **values: Any) -> str:
+    """One of field-sync's own messages, in the chosen language, values filled in."""
+    return _messages()(msgid, **values)
+
+
+def _plural(n: int, word: str, plural: str) -> str:
+    return _messages().plural(n, word, plural)
+
+
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(_("Error: {message}", message=message), err=True)
     sys.exit(code)
 
 
-def _field_errors(errors: dict[str, Any]) -> str:
-    parts = []
-    for name, messages in (errors or {}).items():
-        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
-        parts.append(f"{name}: {text}")
-    return " (" + ", ".join(parts) + ")" if parts else ""
+def _refusal(code: str, message: str, errors: dict[str, Any] | None = None) -> str:
+    """``code: message (field: problem; problem, field: problem)``, the messages in the
+    chosen language (the server's are already; the checks run here are not)."""
+    messages = _messages()
+    parts = [f"{name}: {text}" for name, text in _flat_errors(messages.errors(errors or {}))]
+    fields = " (" + ", ".join(parts) + ")" if parts else ""
+    return f"{code}: {messages.translate(message)}{fields}"
+
+
+def _flat_errors(errors: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested field errors as (dotted name, "problem; problem") pairs."""
+    if not isinstance(errors, dict):
+        items = errors if isinstance(errors, list) else [errors]
+        return [(prefix, "; ".join(str(item) for item in items))]
+    found: list[tuple[str, str]] = []
+    for name, value in errors.items():
+        found += _flat_errors(value, f"{prefix}.{name}" if prefix else str(name))
+    return found
 
 
 def handled(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,17 +117,18 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except SyncError as exc:  # refused locally, before anything was written
-            fail(f"{exc.code}: {exc.message}{_field_errors(exc.errors)}", 2)
+            fail(_refusal(exc.code, exc.message, exc.errors), 2)
         except LoginRequired as exc:
-            fail(f"{exc.code}: {exc.message}")
+            fail(_refusal(exc.code, exc.message))
         except RefusedError as exc:
-            fail(f"{exc.code}: {exc.message}{_field_errors(exc.errors)}")
+            fail(_refusal(exc.code, exc.message, exc.errors))
         except MutationGapError as exc:
-            fail(f"{exc.code}: {exc.message}")
+            fail(_refusal(exc.code, exc.message))
         except SyncClientError as exc:
-            fail(f"{exc.code}: {exc.message}")
+            fail(_refusal(exc.code, exc.message))
         except TransportError as exc:
-            fail(f"network_error: no answer from the server after retries ({exc}).")
+            reason = _("no answer from the server after retries ({reason}).", reason=exc)
+            fail(f"network_error: {reason}")
 
     return wrapper
 
@@ -98,10 +140,6 @@ def bar(label: str, length: int | None) -> Iterator[Callable[[int], None]]:
     source = range(length) if length is not None else iter(int, 1)
     with click.progressbar(source, label=label, file=sys.stderr, length=length) as progress:
         yield progress.update
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,10 +157,20 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     help=f"The server; default: the one of the last login, else {DEFAULT_SERVER}.",
 )
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP request.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of the messages, also asked of the server; default: from LANGUAGE, "
+    "LC_ALL, LC_MESSAGES or LANG (vi_VN... gives vi, another locale en), else vi.",
+)
 @click.pass_context
-def cli(ctx: click.Context, data: str, server: str | None, timeout: float) -> None:
+def cli(
+    ctx: click.Context, data: str, server: str | None, timeout: float, lang: str | None
+) -> None:
     """Act as a canvasser's tablet: record households and visits offline, then push and pull."""
-    ctx.obj = Tablet(data=data, server=server, timeout=timeout)
+    language = lang or language_from_environment(os.environ)
+    ctx.obj = Tablet(data=data, server=server, timeout=timeout, messages=Messages(language))
 
 
 pass_tablet = click.make_pass_decorator(Tablet)
@@ -150,16 +198,21 @@ def login(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, err=True)
+        password = click.prompt(_("Password"), hide_input=True, err=True)
     if not password:
-        fail("a password is required.", 2)
+        fail(_("a password is required."), 2)
     url = tablet.server_url
     result = tablet.client.login(username, password, device_name, device_id=device_id)
     tablet.store.set("server_url", url)
-    role = f" ({result.role})" if result.role else ""
+    who = f"{result.username} ({result.role})" if result.role else result.username
     click.echo(
-        f"Logged in as {result.username}{role} at {url} on device {result.device_id}; "
-        f"next mutation {result.next_mutation_id}."
+        _(
+            "Logged in as {who} at {url} on device {device}; next mutation {next}.",
+            who=who,
+            url=url,
+            device=result.device_id,
+            next=result.next_mutation_id,
+        )
     )
 
 
@@ -170,13 +223,13 @@ def household() -> None:
 
 def _unit_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and value.count(":") != 1:
-        raise click.BadParameter("use SCHEME:CODE, e.g. gso-2020:12019")
+        raise click.BadParameter(_("use SCHEME:CODE, e.g. gso-2020:12019"))
     return value
 
 
 def _both_or_neither(lat: float | None, lon: float | None) -> None:
     if (lat is None) != (lon is None):
-        raise click.UsageError("give --lat and --lon together")
+        raise click.UsageError(_("give --lat and --lon together"))
 
 
 @household.command("add")
@@ -224,7 +277,7 @@ _COUNT_OPTIONS = (
 
 
 def _count_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for flag, _ in reversed(_COUNT_OPTIONS):
+    for flag, _name in reversed(_COUNT_OPTIONS):
         func = click.option(flag, type=click.IntRange(min=0), default=None, metavar="N")(func)
     return func
 
@@ -274,21 +327,33 @@ def _push(tablet: Tablet, batch_size: int) -> None:
     client.require_login()
     pending = client.store.pending_count()
     if pending == 0:
-        click.echo("Nothing to push.")
+        click.echo(_("Nothing to push."))
         return
     if pending > batch_size:
-        with bar("Pushing", pending) as step:
+        with bar(_("Pushing"), pending) as step:
             report = client.push(batch_size=batch_size, progress=step)
     else:
         report = client.push(batch_size=batch_size)
-    replayed = f" ({report.replayed} replayed)" if report.replayed else ""
-    line = (
-        f"Pushed {_plural(report.sent, 'mutation')} in "
-        f"{_plural(report.batches, 'batch', 'batches')}: "
-        f"{report.acknowledged} acknowledged{replayed}, {report.rejected} rejected."
-    )
+    counts = {
+        "sent": _plural(report.sent, "mutation", "mutations"),
+        "batches": _plural(report.batches, "batch", "batches"),
+        "acknowledged": report.acknowledged,
+        "rejected": report.rejected,
+    }
+    if report.replayed:
+        line = _(
+            "Pushed {sent} in {batches}: {acknowledged} acknowledged ({replayed} replayed), "
+            "{rejected} rejected.",
+            replayed=report.replayed,
+            **counts,
+        )
+    else:
+        line = _(
+            "Pushed {sent} in {batches}: {acknowledged} acknowledged, {rejected} rejected.",
+            **counts,
+        )
     if report.rejected:
-        line += " See `field-sync attention`."
+        line += " " + _("See `field-sync attention`.")
     click.echo(line)
 
 
@@ -296,11 +361,16 @@ def _pull(tablet: Tablet, limit: int) -> None:
     client = tablet.client
     with _PullProgress() as progress:
         report = client.pull(limit=limit, progress=progress)
-    copy = " (full copy)" if report.full_copy else ""
-    click.echo(
-        f"Pulled {_plural(report.changes, 'change')} in {_plural(report.pages, 'page')}{copy}; "
-        f"the replica holds {_plural(client.store.record_count(), 'record')}."
-    )
+    counts = {
+        "changes": _plural(report.changes, "change", "changes"),
+        "pages": _plural(report.pages, "page", "pages"),
+        "records": _plural(client.store.record_count(), "record", "records"),
+    }
+    if report.full_copy:
+        line = _("Pulled {changes} in {pages} (full copy); the replica holds {records}.", **counts)
+    else:
+        line = _("Pulled {changes} in {pages}; the replica holds {records}.", **counts)
+    click.echo(line)
 
 
 class _PullProgress:
@@ -315,7 +385,7 @@ class _PullProgress:
 
     def __call__(self, changes: int, has_more: bool) -> None:
         if self._bar is None and has_more:
-            self._bar = bar("Pulling", None)
+            self._bar = bar(_("Pulling"), None)
             self._step = self._bar.__enter__()
         if self._step is not None:
             self._step(changes)
@@ -361,21 +431,32 @@ def sync_(tablet: Tablet) -> None:
 def status(tablet: Tablet, local_only: bool) -> None:
     """What this tablet holds, and the server's view of this device."""
     local = tablet.client.local_status()
-    click.echo(f"device: {local['device_id'] or '-'} (user {local['username'] or '-'})")
-    click.echo(f"server: {tablet.server_url}")
+    device, user = local["device_id"] or "-", local["username"] or "-"
+    click.echo(_("device: {device} (user {user})", device=device, user=user))
+    click.echo(_("server: {url}", url=tablet.server_url))
+    waiting = _plural(local["outbox"], "mutation", "mutations")
     click.echo(
-        f"outbox: {_plural(local['outbox'], 'mutation')} waiting; "
-        f"next mutation {local['next_mutation_id']}"
+        _(
+            "outbox: {mutations} waiting; next mutation {next}",
+            mutations=waiting,
+            next=local["next_mutation_id"],
+        )
     )
-    click.echo(f"attention: {_plural(local['attention'], 'rejected mutation')}")
-    click.echo(f"pull: {local['cursor']}; {_plural(local['records'], 'record')} held")
+    rejected = _plural(local["attention"], "rejected mutation", "rejected mutations")
+    click.echo(_("attention: {rejected}", rejected=rejected))
+    cursor = tablet.messages.translate(local["cursor"])
+    held = _plural(local["records"], "record", "records")
+    click.echo(_("pull: {cursor}; {records} held", cursor=cursor, records=held))
     if local_only:
         return
     remote = tablet.client.status()
     click.echo(
-        f"server status: last mutation {remote.get('last_mutation_id')}, "
-        f"last push {remote.get('last_push_at') or 'never'}, "
-        f"server time {remote.get('server_time')}"
+        _(
+            "server status: last mutation {last}, last push {push}, server time {time}",
+            last=remote.get("last_mutation_id"),
+            push=remote.get("last_push_at") or _("never"),
+            time=remote.get("server_time"),
+        )
     )
 
 
@@ -386,13 +467,11 @@ def attention(tablet: Tablet) -> None:
     """List rejected mutations: what the server refused, and why."""
     items = tablet.client.needs_attention()
     if not items:
-        click.echo("No mutations need attention.")
+        click.echo(_("No mutations need attention."))
         return
     for item in items:
-        click.echo(
-            f"#{item['mutation_id']} {item['type']} {item['id']}: {item['code']}: "
-            f"{item['message']}{_field_errors(item['errors'])}"
-        )
+        refusal = _refusal(item["code"], item["message"], item["errors"])
+        click.echo(f"#{item['mutation_id']} {item['type']} {item['id']}: {refusal}")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""The reference tablet client: record offline, push the outbox, pull the replica (API §2, §4).
+"""The reference tablet client: record offline, push the outbox, pull the replica
+(docs/sync-protocol.md).
 
 ``SyncClient`` is handed everything with side effects — the transport, the local store, the
 wall clock and the sleep used between retries — so that tests run it against a fake server
@@ -54,7 +55,7 @@ class SyncClientError(Exception):
 
 
 class RefusedError(SyncClientError):
-    """The server answered with an error envelope (API §1)."""
+    """The server answered with an error envelope (docs/errors.md)."""
 
     def __init__(
         self,
@@ -312,8 +313,8 @@ class SyncClient:
         *,
         device_id: str | None = None,
     ) -> LoginResult:
-        """Log in as this tablet (API §2). The device id is made once per install and kept;
-        ``device_id`` restores a known one into a new store (a reinstalled tablet)."""
+        """Log in as this tablet (docs/api-auth.md). The device id is made once per install
+        and kept; ``device_id`` restores a known one into a new store (a reinstalled tablet)."""
         current = self.device_id
         if current is None:
             current = device_id or str(uuid.uuid4())
@@ -400,7 +401,7 @@ class SyncClient:
         """Record a new household (``household.upsert`` with base_version 0)."""
         optional = {"group": group, "lat": lat, "lon": lon, "head_name": head_name,
                     "phone": phone}  # fmt: skip
-        data = {"ward": ward, "address": address}
+        data: dict[str, Any] = {"ward": ward, "address": address}
         data.update({k: v for k, v in optional.items() if v is not None})
         data = clean_household(data, creating=True)
         id_ = household_id or str(uuid.uuid4())
@@ -452,7 +453,10 @@ class SyncClient:
         if errors := count_errors(data):
             raise SyncError("validation_failed", "The visit's counts are invalid.", errors=errors)
         id_ = visit_id or str(uuid.uuid4())
-        return self._record("visit.create", id_, None, data, record=data, record_version=0)
+        # What the server will show of the new visit that the tablet already knows.
+        record = {**data, "canvasser": self.store.get("username"), "device_id": self.device_id,
+                  "review_status": "pending", "voided": False}  # fmt: skip
+        return self._record("visit.create", id_, None, data, record=record, record_version=0)
 
     def update_visit(
         self, visit_id: str, changes: dict[str, Any], *, base_version: int | None = None
@@ -482,7 +486,7 @@ class SyncClient:
         batch_size: int = MAX_BATCH,
         progress: Callable[[int], None] | None = None,
     ) -> PushReport:
-        """Send the outbox in order, in consecutive batches of at most 500 (API §4.1).
+        """Send the outbox in order, in consecutive batches of at most 500 (docs/sync-protocol.md).
         ``progress`` is called with the number of mutations each answered batch held."""
         device_id = self.require_login()
         batch_size = max(1, min(batch_size, MAX_BATCH))
@@ -566,7 +570,7 @@ class SyncClient:
         limit: int = 500,
         progress: Callable[[int, bool], None] | None = None,
     ) -> PullReport:
-        """Page from the stored cursor until ``has_more`` is false (API §4.3).
+        """Page from the stored cursor until ``has_more`` is false (docs/sync-protocol.md#pull).
         ``progress`` is called after each stored page with its change count and has_more."""
         self.require_login()
         report = PullReport()

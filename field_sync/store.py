@@ -14,7 +14,11 @@ One SQLite file, reached through sqlite-utils. Tables:
     The local replica of what the server holds for this device (``entity``, ``id``,
     ``version``, ``data``, ``op``). Rows written by the pull have ``op = 'upsert'``; rows the
     canvasser created or changed with changes still waiting in the outbox have
-    ``op = 'local'`` (and are carried over a full copy's swap).
+    ``op = 'local'`` (and are carried over a full copy's swap). A household's or a visit's
+    ``data`` is the record as the server shows it, whichever wrote it: the keys, in their
+    order, of domain/records.py (``HOUSEHOLD_KEYS``, ``VISIT_KEYS``), which the server's
+    pull and its schemas share; what the tablet cannot know yet (the counters, the review)
+    is null in a local row until a pull brings the server's.
 ``records_next``
     A full copy being built beside ``records`` (a pull from no cursor, or a ``reset``); it
     replaces ``records`` only in the transaction of the page with ``has_more: false``.
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +47,15 @@ from typing import Any
 
 import sqlite_utils
 
-from domain.records import APPLIED, CONFLICT, MERGED, REDIRECTED, REJECTED
+from domain.records import (
+    APPLIED,
+    CONFLICT,
+    HOUSEHOLD_KEYS,
+    MERGED,
+    REDIRECTED,
+    REJECTED,
+    VISIT_KEYS,
+)
 
 PENDING = "pending"
 ACKNOWLEDGED = frozenset({APPLIED, MERGED, CONFLICT, REDIRECTED})
@@ -57,6 +69,20 @@ ENTITY_OF_TYPE = {
 }
 
 _RECORD_COLUMNS = {"entity": str, "id": str, "version": int, "data": str, "op": str}
+
+# The keys of each entity's records, in order: one description for the server's pull, its
+# schemas and this replica.
+RECORD_KEYS: dict[str, tuple[str, ...]] = {"household": HOUSEHOLD_KEYS, "visit": VISIT_KEYS}
+
+
+def shaped(entity: str, id: str, version: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A household or visit recorded here, as the server shows its records: every key of
+    ``RECORD_KEYS``, in order, from ``values`` (null where the tablet cannot know it yet);
+    anything else in ``values`` is not part of a record and is left out."""
+    record = {key: values.get(key) for key in RECORD_KEYS[entity]}
+    record["id"] = id
+    record["version"] = version
+    return record
 
 
 def _dumps(value: Any) -> str:
@@ -82,7 +108,8 @@ class OutboxEntry:
     result: dict[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
-        """The mutation exactly as API §4.1 wants it; ``visit.create`` has no base_version."""
+        """The mutation exactly as docs/sync-protocol.md#mutations wants it; ``visit.create``
+        has no base_version."""
         out: dict[str, Any] = {"mutation_id": self.mutation_id, "type": self.type, "id": self.id}
         if self.base_version is not None:
             out["base_version"] = self.base_version
@@ -121,8 +148,8 @@ class LocalStore:
 
     def _create_schema(self) -> None:
         with self.db.atomic():
-            self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            self.db["outbox"].create(
+            self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            self.db.table("outbox").create(
                 {
                     "mutation_id": int,
                     "type": str,
@@ -139,14 +166,14 @@ class LocalStore:
                 if_not_exists=True,
             )
             for name in ("records", "records_next"):
-                self.db[name].create(
+                self.db.table(name).create(
                     _RECORD_COLUMNS,
                     pk=("entity", "id"),
                     not_null={"version", "op"},
                     if_not_exists=True,
                 )
-            self.db["merges"].create({"id": str, "into": str}, pk="id", if_not_exists=True)
-            self.db["attention"].create(
+            self.db.table("merges").create({"id": str, "into": str}, pk="id", if_not_exists=True)
+            self.db.table("attention").create(
                 {
                     "mutation_id": int,
                     "type": str,
@@ -227,10 +254,16 @@ class LocalStore:
             self.set("next_mutation_id", mutation_id + 1)
             self.set("clock", hlc)
             if record is not None:
+                entity = ENTITY_OF_TYPE[type]
                 self.db.execute(
                     "INSERT OR REPLACE INTO records (entity, id, version, data, op) "
                     "VALUES (?, ?, ?, ?, 'local')",
-                    [ENTITY_OF_TYPE[type], id, record_version, _dumps(record)],
+                    [
+                        entity,
+                        id,
+                        record_version,
+                        _dumps(shaped(entity, id, record_version, record)),
+                    ],
                 )
         return OutboxEntry(mutation_id, type, id, base_version, hlc, data, created_at)
 
@@ -290,12 +323,13 @@ class LocalStore:
         """Apply one 200 push answer in one transaction: acknowledged entries leave the
         outbox, rejected ones are marked and listed for the canvasser, entries the answer
         does not mention stay pending."""
-        by_id = {entry.mutation_id: entry for entry in batch}
+        # Looked up by whatever the server answered as mutation_id (None when it sent none).
+        by_id: dict[object, OutboxEntry] = {entry.mutation_id: entry for entry in batch}
         acknowledged = replayed = rejected = 0
         answered: set[int] = set()
         with self.transaction():
             for result in results:
-                entry = by_id.get(result.get("mutation_id"))  # type: ignore[arg-type]
+                entry = by_id.get(result.get("mutation_id"))
                 if entry is None or entry.mutation_id in answered:
                     continue
                 status = result.get("status")
@@ -321,10 +355,12 @@ class LocalStore:
         self._settle(entry)
         version = result.get("version")
         if entity and isinstance(version, int):
-            # The replica learns the version its next edit must be based on.
+            # The replica learns the version its next edit must be based on (the record's
+            # own ``version`` key with it, so the row and its data agree).
             self.db.execute(
-                "UPDATE records SET version = ? WHERE entity = ? AND id = ? AND version < ?",
-                [version, entity, result.get("id") or entry.id, version],
+                "UPDATE records SET version = ?, data = json_set(data, '$.version', ?) "
+                "WHERE entity = ? AND id = ? AND version < ?",
+                [version, version, entity, result.get("id") or entry.id, version],
             )
         survivor = result.get("redirected_to")
         if result.get("status") == REDIRECTED and isinstance(survivor, str):

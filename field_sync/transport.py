@@ -36,7 +36,7 @@ class Response:
 
     @property
     def code(self) -> str | None:
-        """The error envelope's ``code`` (API §1), when there is one."""
+        """The error envelope's ``code`` (docs/errors.md), when there is one."""
         if isinstance(self.body, dict) and isinstance(self.body.get("code"), str):
             return self.body["code"]
         return None

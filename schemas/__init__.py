@@ -1,16 +1,47 @@
 """Marshmallow schemas, one module per resource. Unknown fields always raise."""
 
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, date
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from domain.validation import NUL, NUL_MESSAGE
+
+
+def _nul_errors(value: Any) -> Any:
+    """Where a value holds a string with the NUL character (which PostgreSQL cannot store
+    in text, so that SQLite and PostgreSQL refuse the same requests): an error map, or None."""
+    if isinstance(value, str):
+        return [NUL_MESSAGE] if NUL in value else None
+    if isinstance(value, Mapping):
+        found = {str(k): e for k, v in value.items() if (e := _nul_errors(v)) is not None}
+        return found or None
+    if isinstance(value, list):
+        found = {str(i): e for i, v in enumerate(value) if (e := _nul_errors(v)) is not None}
+        return found or None
+    return None
 
 
 class StrictSchema(Schema):
-    """Base for every request schema: an unknown field is a validation error, never ignored."""
+    """Base for every request schema: an unknown field is a validation error, never ignored,
+    and so is a string holding the NUL character. ``RAW_FIELDS`` names fields handed on
+    unchecked (a push's mutations: each is checked on its own, so one bad mutation is that
+    mutation's rejection, not the batch's)."""
+
+    RAW_FIELDS: tuple[str, ...] = ()
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, Mapping):
+            checked = {k: v for k, v in data.items() if k not in self.RAW_FIELDS}
+            errors = _nul_errors(checked)
+            if errors:
+                raise ValidationError(errors)
+        return data
 
 
 class ListQuerySchema(StrictSchema):
@@ -20,13 +51,19 @@ class ListQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
+# Dates a campaign's queries may name: far beyond any campaign, well inside what Python's
+# datetime and the databases hold once a time zone shifts them by a day.
+CAMPAIGN_DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
+
 UNIT_REF = validate.Regexp(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$", error="Use scheme:code.")
 
 
 class StrictBoolean(fields.Boolean):
     """true or false only: JSON's 1, "yes" or "true" are not booleans."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from marshmallow import fields, validate
 
-from .records import rfc3339
+from . import OutputSchema, Timestamp
 from .visits import DateRangeQuery
 
 
@@ -16,13 +13,16 @@ class AuditListQuery(DateRangeQuery):
     action = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
 
-def dump_audit(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "at": rfc3339(row.at),
-        "actor": row.actor,
-        "action": row.action,
-        "target": row.target,
-        "client_address": row.client_address,
-        "details": json.loads(row.details) if row.details else {},
-    }
+class AuditEntrySchema(OutputSchema):
+    """One audit row: who (``actor``: a username, or ``cli:<system user>``) did what
+    (``action``, e.g. ``visit.review``) to what (``target``), from where, when."""
+
+    id = fields.Integer(required=True)
+    at = Timestamp(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    target = fields.String(required=True, allow_none=True)
+    client_address = fields.String(required=True, allow_none=True)
+    details = fields.Dict(
+        required=True, metadata={"description": "What the action changed ({} when nothing)."}
+    )

@@ -1,4 +1,4 @@
-"""Auth (API §2): login, refresh and logout bodies, and the token-pair answer.
+"""Auth (docs/api-auth.md): login, refresh and logout bodies, and their answers.
 
 A device id is the lowercase UUID a tablet makes once per install; anything else (upper
 case, braces, no dashes) is refused so that one tablet can never appear under two spellings.
@@ -6,12 +6,12 @@ case, braces, no dashes) is refused so that one tablet can never appear under tw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from marshmallow import fields, validate
 
-from . import StrictSchema
+from domain.roles import ROLES
+
+from . import OutputSchema, StrictSchema
+from .units import UnitBriefSchema
 
 DEVICE_ID = validate.Regexp(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
@@ -48,36 +48,40 @@ class LogoutSchema(StrictSchema):
     )
 
 
-def dump_user(user: Any, units: Sequence[Any]) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "role": user.role,
-        "units": [
-            {"scheme": u.scheme, "code": u.code, "name": u.name, "level": u.level} for u in units
-        ],
-    }
+class SessionUserSchema(OutputSchema):
+    """Who logged in: ``units`` are their open assignments (none for an admin)."""
+
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    units = fields.List(fields.Nested(UnitBriefSchema), required=True)
 
 
-def dump_session_device(device: Any | None) -> dict[str, Any] | None:
-    if device is None:
-        return None
-    return {"device_id": device.device_id, "last_mutation_id": device.last_mutation_id}
+class SessionDeviceSchema(OutputSchema):
+    """The session's device: a tablet that lost its data goes on after ``last_mutation_id``."""
+
+    device_id = fields.String(required=True)
+    last_mutation_id = fields.Integer(required=True)
 
 
-def dump_token_pair(
-    *,
-    access_token: str,
-    refresh_token: str,
-    expires_in: int,
-    user: Any,
-    units: Sequence[Any],
-    device: Any | None,
-) -> dict[str, Any]:
-    return {
-        "access_token": access_token,
-        "refresh_token": refresh_token,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-        "user": dump_user(user, units),
-        "device": dump_session_device(device),
-    }
+class TokenPairSchema(OutputSchema):
+    """The answer to a login or a refresh."""
+
+    access_token = fields.String(required=True, metadata={"description": "A JWT."})
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds the access token is valid."}
+    )
+    user = fields.Nested(SessionUserSchema, required=True)
+    device = fields.Nested(
+        SessionDeviceSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null when the login named no device."},
+    )
+
+
+class LoggedOutSchema(OutputSchema):
+    """The answer to a logout."""
+
+    ok = fields.Boolean(required=True, validate=validate.Equal(True))

@@ -1,18 +1,16 @@
 """Conflicts, household merges and duplicate suggestions (API §5): the queries and bodies,
-and how a conflict and a suggestion are shown."""
+and how a conflict and a suggestion are shown (a merge answers the surviving household as
+HouseholdRecordSchema shows it)."""
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 from marshmallow import fields, validate
 
 from domain.conflicts import RESOLUTIONS
 from domain.records import CONFLICT_KINDS
 
-from . import UNIT_REF, ListQuerySchema, StrictSchema
-from .records import rfc3339
+from . import UNIT_REF, ListQuerySchema, OutputSchema, StrictSchema, Timestamp
+from .records import HouseholdRecordSchema
 
 CONFLICT_STATUSES = ("open", "resolved", "dismissed")
 
@@ -39,33 +37,38 @@ class DuplicateListQuery(ListQuerySchema):
     ward = fields.String(required=True, validate=UNIT_REF)
 
 
-def dump_conflict(row: Any, ward_ref: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "entity": row.entity,
-        "entity_id": row.entity_id,
-        "ward": ward_ref,
-        "fields": json.loads(row.fields) if isinstance(row.fields, str) else row.fields,
-        "device_id": row.device_id,
-        "mutation_id": row.mutation_id,
-        "created_at": rfc3339(row.created_at),
-        "status": row.status,
-        "resolved_at": rfc3339(row.resolved_at),
-        "resolved_by": row.resolved_by,
-    }
+class ConflictSchema(OutputSchema):
+    """A conflict the merge rules left to a supervisor, open or closed."""
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(CONFLICT_KINDS))
+    entity = fields.String(required=True, validate=validate.OneOf(("household", "visit")))
+    entity_id = fields.String(required=True)
+    ward = fields.String(required=True, metadata={"description": "The ward, as scheme:code."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        attribute="fields",
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "Per field: its base, server and client values."},
+    )
+    device_id = fields.String(required=True, allow_none=True)
+    mutation_id = fields.Integer(required=True, allow_none=True)
+    created_at = Timestamp(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CONFLICT_STATUSES))
+    resolved_at = Timestamp(required=True, allow_none=True)
+    resolved_by = fields.String(required=True, allow_none=True)
 
 
-def dump_suggestion(
-    suggestion: Any,
-    households: dict[str, dict[str, Any]],
-    conflict_id: str | None,
-) -> dict[str, Any]:
-    return {
-        "households": [households[suggestion.a], households[suggestion.b]],
-        "score": suggestion.score,
-        "reasons": list(suggestion.reasons),
-        "address_similarity": suggestion.address_similarity,
-        "distance_m": suggestion.distance_m,
-        "conflict_id": conflict_id,
-    }
+class DuplicateSuggestionSchema(OutputSchema):
+    """Two households that may be one (never merged by itself), and the open
+    possible_duplicate conflict recorded for the pair, if any."""
+
+    households = fields.List(
+        fields.Nested(HouseholdRecordSchema), required=True, validate=validate.Length(equal=2)
+    )
+    score = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    reasons = fields.List(fields.String(), required=True)
+    address_similarity = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    distance_m = fields.Float(required=True, allow_none=True)
+    conflict_id = fields.String(required=True, allow_none=True)

@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from domain.exports import LANGUAGES, LAYOUTS, SEPARATORS
 from domain.records import REVIEW_STATES
 
-from . import UNIT_REF, StrictSchema
+from . import CAMPAIGN_DATES, UNIT_REF, StrictSchema
 
 
 class ExportQuery(StrictSchema):
@@ -40,18 +40,18 @@ def _check_range(data: dict[str, Any]) -> None:
 
 
 class UnitsSheetQuery(SheetQuery):
-    to = fields.Date(load_default=None)
+    to = fields.Date(load_default=None, validate=CAMPAIGN_DATES)
     layout = fields.String(load_default="full", validate=validate.OneOf(LAYOUTS))
 
 
 class UnitsCsvQuery(CsvQuery):
-    to = fields.Date(load_default=None)
+    to = fields.Date(load_default=None, validate=CAMPAIGN_DATES)
     layout = fields.String(load_default="full", validate=validate.OneOf(LAYOUTS))
 
 
 class VisitsSheetQuery(SheetQuery):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = fields.Date(data_key="from", load_default=None, validate=CAMPAIGN_DATES)
+    to = fields.Date(load_default=None, validate=CAMPAIGN_DATES)
     review_status = fields.String(load_default=None, validate=validate.OneOf(REVIEW_STATES))
 
     @validates_schema
@@ -60,8 +60,8 @@ class VisitsSheetQuery(SheetQuery):
 
 
 class VisitsCsvQuery(CsvQuery):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = fields.Date(data_key="from", load_default=None, validate=CAMPAIGN_DATES)
+    to = fields.Date(load_default=None, validate=CAMPAIGN_DATES)
     review_status = fields.String(load_default=None, validate=validate.OneOf(REVIEW_STATES))
 
     @validates_schema

@@ -1,17 +1,13 @@
 """Households and visits as the API shows them (API §5), shared by pull and the visit APIs.
 
 The key orders are constants of domain/records.py so that pull, which builds records from
-plain rows rather than from objects, shows exactly the keys, in exactly the order, of these
-dumps; ``HouseholdRecordSchema`` and ``VisitRecordSchema`` describe them (and the api tests
-check every record the server sends against them, through the OpenAPI document).
+plain rows rather than from objects, shows exactly the keys, in exactly the order, of
+``HouseholdRecordSchema`` and ``VisitRecordSchema`` (and the api tests check every record
+the server sends against them, through the OpenAPI document). The review queue's fast
+writer is schemas/visits.py ``dump_visit_fast``.
 """
 
 from __future__ import annotations
-
-import functools
-import json
-from datetime import UTC, datetime
-from typing import Any
 
 from marshmallow import fields, validate
 
@@ -29,42 +25,6 @@ from domain.records import (
 from . import OutputSchema, Timestamp
 
 __all__ = ["HOUSEHOLD_KEYS", "HOUSEHOLD_REFS", "VISIT_KEYS", "VISIT_REFS", "VISIT_TIMES"]
-
-
-def rfc3339(value: datetime | None) -> str | None:
-    """UTC with a Z, as the server always answers."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-@functools.lru_cache(maxsize=256)
-def _flags(text: str) -> tuple[str, ...]:
-    """A visit's stored flags: a handful of distinct JSON texts across thousands of rows
-    (a pull page decodes 500), so each is decoded once."""
-    return tuple(json.loads(text))
-
-
-def flags_list(value: Any) -> Any:
-    """The stored flags (JSON text) as the list the API shows; a fresh list per record, so
-    one record's list is never another's."""
-    return list(_flags(value)) if isinstance(value, str) else value
-
-
-def dump_household(row: Any, ward_ref: str, group_ref: str | None) -> dict[str, Any]:
-    shown = {"ward": ward_ref, "group": group_ref}
-    return {key: shown[key] if key in shown else getattr(row, key) for key in HOUSEHOLD_KEYS}
-
-
-def dump_visit(
-    row: Any, ward_ref: str, group_ref: str | None, canvasser: str | None
-) -> dict[str, Any]:
-    shown = {"ward": ward_ref, "group": group_ref, "canvasser": canvasser}
-    record = {key: shown[key] if key in shown else getattr(row, key) for key in VISIT_KEYS}
-    for key in VISIT_TIMES:
-        record[key] = rfc3339(record[key])
-    record["flags"] = flags_list(record["flags"])
-    return record
 
 
 def _count(description: str) -> fields.Integer:

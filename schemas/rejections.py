@@ -1,15 +1,14 @@
-"""Rejected mutations (API §4.1, §5): the list query, the re-apply body, and how a
-rejection is shown to supervisors."""
+"""Rejected mutations (docs/api-conflicts.md#get-apiv1rejections): the list query, the
+re-apply body, and how a rejection is shown to supervisors."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from marshmallow import fields, validate
 
-from marshmallow import fields
+from domain.records import REJECTION_CODES
 
-from . import UNIT_REF, ListQuerySchema, StrictSchema
-from .records import rfc3339
+from . import UNIT_REF, ListQuerySchema, OutputSchema, StrictSchema, Timestamp
+from .sync import AsSent, PushResultSchema
 
 
 class RejectionListQuery(ListQuerySchema):
@@ -22,34 +21,46 @@ class ApplySchema(StrictSchema):
     data = fields.Dict(keys=fields.String(), load_default=None)
 
 
-def rejection_id(device_id: str, mutation_id: int) -> str:
-    return f"{device_id}:{mutation_id}"
+class RejectionSchema(OutputSchema):
+    """A mutation a device pushed and the push rules refused, as the tablet was answered."""
+
+    id = fields.String(
+        required=True, metadata={"description": "<device_id>:<mutation_id>, the ledger's key."}
+    )
+    device_id = fields.String(required=True)
+    mutation_id = fields.Integer(required=True)
+    canvasser = fields.String(required=True, metadata={"description": "The device's owner."})
+    ward = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The ward the mutation was aimed at, when it could be told."},
+    )
+    type = fields.String(required=True, metadata={"description": "The mutation's type."})
+    entity_id = fields.String(
+        required=True, allow_none=True, metadata={"description": "The mutation's record id."}
+    )
+    code = fields.String(
+        required=True, validate=validate.OneOf(REJECTION_CODES), metadata={"description": "Why."}
+    )
+    message = fields.String(required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        required=True,
+        metadata={"description": "Field errors of a validation_failed rejection, else {}."},
+    )
+    payload = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        required=True,
+        metadata={"description": "The mutation as the device pushed it."},
+    )
+    received_at = Timestamp(required=True)
+    resolved_at = Timestamp(required=True, allow_none=True)
+    resolved_by = fields.String(required=True, allow_none=True)
 
 
-def parse_rejection_id(value: str) -> tuple[str, int] | None:
-    """'<device_id>:<mutation_id>' -> (device id, mutation id); None when malformed."""
-    device_id, sep, number = value.rpartition(":")
-    if not sep or not device_id or not number.isdigit() or len(number) > 9:
-        return None
-    return device_id, int(number)
+class ApplyResultSchema(RejectionSchema):
+    """The rejection, now resolved, and the result of its re-applied mutation."""
 
-
-def dump_rejection(row: Any, canvasser: str | None, ward_ref: str | None) -> dict[str, Any]:
-    result = json.loads(row.result) if isinstance(row.result, str) else row.result
-    payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
-    return {
-        "id": rejection_id(row.device_id, row.mutation_id),
-        "device_id": row.device_id,
-        "mutation_id": row.mutation_id,
-        "canvasser": canvasser,
-        "ward": ward_ref,
-        "type": row.type,
-        "entity_id": row.entity_id,
-        "code": row.code,
-        "message": result.get("message"),
-        "errors": result.get("errors", {}),
-        "payload": payload,
-        "received_at": rfc3339(row.received_at),
-        "resolved_at": rfc3339(row.resolved_at),
-        "resolved_by": row.resolved_by,
-    }
+    result = AsSent(PushResultSchema, required=True)

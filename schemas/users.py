@@ -1,4 +1,4 @@
-"""Users (API §2): list query, create and change bodies, and the user as shown."""
+"""Users (docs/api.md, Users): list query, create and change bodies, and the user as shown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from domain.roles import ROLES
 
-from . import UNIT_REF, ListQuerySchema, StrictBoolean, StrictSchema
+from . import UNIT_REF, ListQuerySchema, OutputSchema, StrictBoolean, StrictSchema
+from .units import UnitBriefSchema
 
 USERNAME = validate.Regexp(
     r"^[a-z0-9][a-z0-9._-]{2,63}$",
@@ -39,15 +40,25 @@ class UserPatchSchema(StrictSchema):
             raise ValidationError("Give at least one of active, units, full_name.")
 
 
-def dump_unit_brief(unit: Any) -> dict[str, Any]:
-    return {"scheme": unit.scheme, "code": unit.code, "name": unit.name, "level": unit.level}
+class UserSchema(OutputSchema):
+    """A user as shown to admins and supervisors: ``units`` are their open assignments."""
+
+    username = fields.String(required=True)
+    full_name = fields.String(required=True, allow_none=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    active = fields.Boolean(required=True)
+    units = fields.List(fields.Nested(UnitBriefSchema), required=True)
 
 
-def dump_user(user: Any, units: list[Any]) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "full_name": user.full_name,
-        "role": user.role,
-        "active": user.active,
-        "units": [dump_unit_brief(u) for u in units],
-    }
+class UserCreatedSchema(OutputSchema):
+    """The answer to a creation: the user, and the generated password (shown only here)."""
+
+    user = fields.Nested(UserSchema, required=True)
+    password = fields.String(required=True)
+
+
+class PasswordResetSchema(OutputSchema):
+    """The answer to a password reset: the new generated password (shown only here)."""
+
+    username = fields.String(required=True)
+    password = fields.String(required=True)

@@ -5,6 +5,16 @@ migrations (so the migrations themselves are exercised), and emptied before ever
 PostgreSQL databases are created under a unique name and dropped at the end; the server's
 other databases are never touched. `--backend sqlite` (or postgresql) narrows a local run;
 CI runs both, and a PostgreSQL that does not answer is an error, never a skip.
+
+Set-up is paid once where it can be, so the suite gets faster as it grows: the `app`
+fixture is one app per backend for the whole session (its settings and instance folder put
+back for every test; a test that needs other settings builds its own with `make_app`);
+emptying deletes only from the tables that hold rows, found in one query, over a
+connection kept for the session; and the world is built through the store once per
+session, its password hashes included (a fresh salt per test would prove nothing), then
+written again from its rows in one transaction. No test sees another's rows: every table
+is empty when it starts, and on PostgreSQL every sequence a test used starts again at 1, as
+TRUNCATE ... RESTART IDENTITY did.
 """
 
 from __future__ import annotations
@@ -97,6 +107,9 @@ def empty_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
     try:
         yield url
     finally:
+        engine = _EMPTYING_ENGINES.pop(url, None)
+        if engine is not None:
+            engine.dispose()
         drop_postgres_database(name)
 
 
@@ -129,24 +142,92 @@ def database_url(empty_database_url: str, tmp_path_factory: pytest.TempPathFacto
     return empty_database_url
 
 
-def empty_all_tables() -> None:
+# One engine per PostgreSQL test database for emptying it and writing the world, whichever
+# app asks: connecting costs more than the deletes, and so does waiting for each commit to
+# reach the disk (a test database need not survive a crash). SQLite's own connection is
+# cheap: there the app's engine does it.
+_EMPTYING_ENGINES: dict[str, Any] = {}
+
+
+def _emptying_engine(app_engine: Any) -> Any:
+    if app_engine.dialect.name != "postgresql":
+        return app_engine
+    url = app_engine.url.render_as_string(hide_password=False)
+    if url not in _EMPTYING_ENGINES:
+        from sqlalchemy import create_engine
+
+        _EMPTYING_ENGINES[url] = create_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            connect_args={"options": "-c synchronous_commit=off"},
+        )
+    return _EMPTYING_ENGINES[url]
+
+
+def _filled_tables(conn: Any) -> tuple[set[str], list[tuple[str, int]]]:
+    """In one query: the tables that hold at least one row, and (PostgreSQL) each sequence
+    that handed out a value since it last (re)started, with that value."""
     from field_server.extensions import db
 
-    tables = [t.name for t in db.metadata.sorted_tables]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            conn.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    probe = " UNION ALL ".join(
+        f"SELECT '{t.name}', CAST(NULL AS BIGINT) WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+        for t in db.metadata.sorted_tables
+    )
+    if conn.dialect.name == "postgresql":
+        probe += (
+            " UNION ALL SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+            "last_value FROM pg_sequences WHERE last_value IS NOT NULL"
+        )
+    tables, sequences = set(), []
+    for name, value in conn.exec_driver_sql(probe):
+        if value is None:
+            tables.add(name)
         else:
-            for table in reversed(tables):
-                conn.exec_driver_sql(f'DELETE FROM "{table}"')
+            sequences.append((name, value))
+    return tables, sequences
+
+
+def empty_all_tables() -> None:
+    """Empty every table of the current app's database, as if it were new.
+
+    One query finds the tables that hold rows (and, on PostgreSQL, the sequences that were
+    used); only those are emptied, children before parents, and the sequences restarted.
+    DELETE, not TRUNCATE: on tables of a few rows TRUNCATE's new files cost a hundred times
+    more than the rows.
+    """
+    from field_server.extensions import db
+
+    with _emptying_engine(db.engine).begin() as conn:
+        tables, sequences = _filled_tables(conn)
+        statements = [
+            f'DELETE FROM "{table.name}"'
+            for table in reversed(db.metadata.sorted_tables)
+            if table.name in tables
+        ]
+        if conn.dialect.name == "postgresql":
+            # One round trip: PostgreSQL takes several statements in one query string.
+            statements += [f"ALTER SEQUENCE {name} RESTART" for name, _ in sequences]
+            if statements:
+                conn.exec_driver_sql("; ".join(statements))
+        else:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+
+
+def dispose_app(app: Any) -> None:
+    """Close an app's pooled connections (a test database is dropped at the end)."""
+    from field_server.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
 def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     """Build apps on the session database with extra settings; all are disposed after."""
     from field_server import create_app
-    from field_server.extensions import db
 
     apps = []
 
@@ -157,17 +238,40 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
 
     yield make
     for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
+
+
+@pytest.fixture(scope="session")
+def session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The default app of a backend, built once; `app` hands it to each test afresh."""
+    from field_server import create_app
+
+    app = create_app(base_config(tmp_path_factory.mktemp("instance"), database_url))
+    yield app
+    dispose_app(app)
 
 
 @pytest.fixture
-def app(make_app: Any) -> Any:
-    app = make_app()
+def app(session_app: Any, tmp_path: Path) -> Iterator[Any]:
+    """The backend's app on an empty database, with the default test settings and this
+    test's own instance folder (what make_app() would build, without building it)."""
+    from field_server.extensions import db
+
+    app = session_app
+    saved_config, saved_instance = dict(app.config), app.instance_path
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    app.instance_path = app.config["INSTANCE_PATH"] = str(instance)
     with app.app_context():
         empty_all_tables()
-    return app
+    try:
+        yield app
+    finally:
+        app.config.clear()
+        app.config.update(saved_config)
+        app.instance_path = saved_instance
+        with app.app_context():
+            db.session.remove()
 
 
 @pytest.fixture
@@ -200,8 +304,109 @@ class World:
         return {"Authorization": f"Bearer {token}"}
 
 
+# (password, argon2 settings) -> hash: the world's users get the same passwords every test.
+_WORLD_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _argon2_settings(app: Any) -> tuple[int, int, int]:
+    return (
+        app.config["ARGON2_TIME_COST"],
+        app.config["ARGON2_MEMORY_KIB"],
+        app.config["ARGON2_PARALLELISM"],
+    )
+
+
+def world_hash(app: Any, password: str, hash_password: Any) -> str:
+    """The password's argon2id hash under the app's cost settings, made once per session."""
+    key = (password, *_argon2_settings(app))
+    if key not in _WORLD_HASHES:
+        _WORLD_HASHES[key] = hash_password(password)
+    return _WORLD_HASHES[key]
+
+
+@dataclass
+class WorldRows:
+    """Every row a fresh world wrote into an empty database, and (PostgreSQL) where each
+    sequence it used stood: enough to write the same world again in one transaction."""
+
+    tables: list[tuple[Any, list[dict[str, Any]]]]
+    sequences: list[tuple[str, int]]
+
+
+# (dialect, argon2 settings) -> the world as first built in this session.
+_WORLD_ROWS: dict[tuple[str, int, int, int], WorldRows] = {}
+
+
+def _read_world(conn: Any) -> WorldRows:
+    from sqlalchemy import select
+
+    from field_server.extensions import db
+
+    tables = []
+    for table in db.metadata.sorted_tables:
+        # In key order: a unit's parent (or a household's) is written before it.
+        result = conn.execute(select(table).order_by(*table.primary_key.columns))
+        rows = [{c.key: row[i] for i, c in enumerate(table.columns)} for row in result]
+        if rows:
+            tables.append((table, rows))
+    return WorldRows(tables, _filled_tables(conn)[1])
+
+
+def _write_world(conn: Any, world: WorldRows) -> None:
+    from sqlalchemy import text
+
+    for table, rows in world.tables:
+        conn.execute(table.insert(), rows)
+    if world.sequences:
+        calls = ", ".join(f"setval(:s{i}, :v{i})" for i in range(len(world.sequences)))
+        values = {}
+        for i, (sequence, value) in enumerate(world.sequences):
+            values |= {f"s{i}": sequence, f"v{i}": value}
+        conn.execute(text(f"SELECT {calls}"), values)
+
+
 def build_world(app: Any) -> World:
-    """Units and one user per role (two supervisors, three canvassers)."""
+    """Units and one user per role (two supervisors, three canvassers), in an empty database.
+
+    The first world of a session (per backend and password cost) is built through the
+    store, as a test would; its rows are then kept, and every later world is those rows
+    written again in one transaction: the same ids, hashes and change sequence, and the
+    timestamps of that first build (earlier than anything a test writes, as before).
+    """
+    from field_server.extensions import db
+
+    passwords = {username: f"pw-{username}-secret" for username, _, _ in WORLD_PEOPLE}
+    with app.app_context():
+        key = (db.engine.dialect.name, *_argon2_settings(app))
+        kept = _WORLD_ROWS.get(key)
+        if kept is not None:
+            with _emptying_engine(db.engine).begin() as conn:
+                _write_world(conn, kept)
+            return World(app=app, passwords=passwords)
+        with db.engine.connect() as conn:
+            was_empty = not _filled_tables(conn)[0]
+        _store_world(app, passwords)
+        if was_empty:
+            with db.engine.connect() as conn:
+                _WORLD_ROWS[key] = _read_world(conn)
+    return World(app=app, passwords=passwords)
+
+
+# username, role, the codes of their units
+WORLD_PEOPLE = [
+    ("admin", "admin", []),
+    ("dt.vangiang", "district", ["326"]),
+    ("sv.vangiang", "supervisor", ["12019"]),
+    ("sv.xuanquan", "supervisor", ["12022"]),
+    ("sv.hiennam", "supervisor", ["11953"]),
+    ("cv.vg.001", "canvasser", ["12019"]),
+    ("cv.vg.002", "canvasser", ["12019-01"]),
+    ("cv.xq.001", "canvasser", ["12022"]),
+]
+
+
+def _store_world(app: Any, passwords: dict[str, str]) -> None:
+    """The world written through the store (the first time in a session)."""
     from field_server.auth.passwords import hash_password
     from field_server.extensions import db
     from field_server.store.people import create_user
@@ -259,29 +464,17 @@ def build_world(app: Any) -> World:
             scheme="gso-2020", code="12019-01", name="Tổ dân phố 1", level="group", parent=ward_a
         )
         unit(scheme="gso-2020", code="12022-01", name="Thôn 1", level="group", parent=ward_b)
-        people = [
-            ("admin", "admin", []),
-            ("dt.vangiang", "district", [district]),
-            ("sv.vangiang", "supervisor", [ward_a]),
-            ("sv.xuanquan", "supervisor", [ward_b]),
-            ("sv.hiennam", "supervisor", [ward_c]),
-            ("cv.vg.001", "canvasser", [ward_a]),
-            ("cv.vg.002", "canvasser", [group_a1]),
-            ("cv.xq.001", "canvasser", [ward_b]),
-        ]
-        passwords = {}
-        for username, role, units in people:
-            passwords[username] = f"pw-{username}-secret"
+        by_code = {u.code: u for u in (district, ward_a, ward_b, ward_c, group_a1)}
+        for username, role, codes in WORLD_PEOPLE:
             create_user(
                 username=username,
                 role=role,
-                password_hash=hash_password(passwords[username]),
+                password_hash=world_hash(app, passwords[username], hash_password),
                 full_name=username.upper(),
-                units=units,
+                units=[by_code[code] for code in codes],
                 now=now,
             )
         db.session.commit()
-    return World(app=app, passwords=passwords)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from ..auth import views as _auth_views  # noqa: E402,F401
 from . import (  # noqa: E402,F401  (modules attach their routes)
     audit,
     conflicts,

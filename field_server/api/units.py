@@ -1,41 +1,29 @@
-"""GET /api/v1/units (API §3): the units in the caller's scope and their ancestors."""
+"""GET /api/v1/units (docs/api.md, Units): the units in the caller's scope and their ancestors
+(services/units.py)."""
 
-from flask import Response, jsonify
+from __future__ import annotations
 
-from schemas.units import UnitListQuery, dump_unit
+from typing import Any
 
-from ..auth.scope import current_scope, requires
-from ..errors import ApiError
-from ..paging import decode_cursor, page
-from ..parsing import parse_query
-from ..store import units as store
+from schemas.units import UnitListQuery, UnitSchema
+
+from ..operation import operation
+from ..services import units
+from ..services.context import Caller, Page
 from . import bp
 
 
 @bp.get("/units")
-@requires("units.read")
-def list_units() -> Response:
-    query = parse_query(UnitListQuery())
-    after = decode_cursor("units", query["cursor"]) or 0
-    if not isinstance(after, int):
-        raise ApiError("cursor_invalid")
-    scope = current_scope()
-    parent_id = None
-    if query["parent"]:
-        parent = store.get_unit_by_ref(query["parent"])
-        if parent is None or not (scope.covers(parent.path) or parent.id in scope.ancestor_ids()):
-            raise ApiError("not_found")
-        parent_id = parent.id
-    rows, has_more = store.list_units(
-        scope,
+@operation(
+    "units.read", query=UnitListQuery, response=UnitSchema, page="units", errors=("not_found",)
+)
+def list_units(caller: Caller, query: dict[str, Any]) -> Page:
+    """The units the caller may see and their ancestors, by id."""
+    return units.list_units(
+        caller,
         scheme=query["scheme"],
-        parent_id=parent_id,
+        parent=query["parent"],
         level=query["level"],
-        after_id=after,
+        after=query["cursor"],
         limit=query["limit"],
-    )
-    parents = store.parent_refs(rows)
-    items = [dump_unit(u, parents.get(u.parent_id)) for u in rows]
-    return jsonify(
-        page(items, kind="units", last_position=rows[-1].id if rows else after, has_more=has_more)
     )

@@ -1,4 +1,4 @@
-"""Authentication and authorisation: passwords, tokens, the caller, roles and scope.
-
-The /auth endpoints register on the /api/v1 blueprint from ``views``.
+"""Authentication and authorisation: the caller behind a bearer token, roles and scope,
+and the /api/v1/auth endpoints as their own blueprint (``views.bp``, registered by
+``create_app``). The session rules themselves are services/sessions.py.
 """

@@ -1,26 +1,25 @@
-"""Roles and scope, enforced in one place.
+"""Roles and scope, enforced in one place, and what a request hands the services.
 
 Step one: a role that may never use an endpoint gets 403 ``forbidden`` (the PERMISSIONS
-table). Step two: a unit or record outside the caller's units answers 404 ``not_found``, so
-IDs in other wards cannot be probed.
+table, applied by ``field_server.operation``). Step two: a unit or record outside the
+caller's units answers 404 ``not_found``, so IDs in other wards cannot be probed (the
+services check it against ``Caller.scope``). ``current_caller`` and the ``current_*settings``
+functions build the plain inputs services take from the request and the app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
-from typing import Any, TypeVar
 
 from flask import current_app
 
-from domain.roles import ROLES
+from domain.roles import ROLES, Scope
 
 from ..client_address import client_address
-from ..errors import ApiError
-from ..models import Unit, utcnow
+from ..clock import utcnow
 from ..services.context import Caller, Settings
-from ..store.units import Scope, assigned_roots
+from ..services.sessions import SessionSettings
+from ..store.units import assigned_roots
 from .principal import Principal, authenticate, request_cache
 
 ALL_ROLES = frozenset(ROLES)
@@ -47,28 +46,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "exports.read": frozenset({"admin", "district", "supervisor"}),
 }
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def requires(permission: str) -> Callable[[F], F]:
-    """Authenticate the caller and refuse roles that may never use this endpoint."""
-    roles = PERMISSIONS[permission]
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate()
-            if principal.role not in roles:
-                raise ApiError("forbidden")
-            return view(*args, **kwargs)
-
-        wrapper.field_permission = permission  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
 
 def current_principal() -> Principal:
+    """Who the bearer token names (authenticated once per request)."""
     return authenticate()
 
 
@@ -83,19 +63,12 @@ def current_scope() -> Scope:
             now = utcnow()
             grace = 0
             if principal.role == "canvasser":
-                grace = current_app.config["ASSIGNMENT_GRACE_DAYS"]
+                grace = current_settings().assignment_grace_days
             cache["scope"] = Scope(
                 everything=False,
                 roots=tuple(assigned_roots(principal.user_id, now - timedelta(days=grace))),
             )
     return cache["scope"]
-
-
-def ensure_unit_in_scope(unit: Unit | None) -> Unit:
-    """The unit, or 404 when it does not exist or lies outside the caller's units."""
-    if unit is None or not current_scope().covers(unit.path):
-        raise ApiError("not_found")
-    return unit
 
 
 def current_caller() -> Caller:
@@ -110,6 +83,7 @@ def current_caller() -> Caller:
             scope=current_scope(),
             device_id=principal.device_id,
             address=client_address(),
+            token_id=principal.token_id,
         )
     return cache["caller"]
 
@@ -120,3 +94,14 @@ def current_settings() -> Settings:
     if "field_server_settings" not in ext:
         ext["field_server_settings"] = Settings.from_config(current_app.config)
     return ext["field_server_settings"]
+
+
+def current_session_settings() -> SessionSettings:
+    """The app's token and login settings as services/sessions.py takes them, built once
+    per app."""
+    ext = current_app.extensions
+    if "field_server_session_settings" not in ext:
+        ext["field_server_session_settings"] = SessionSettings.from_config(
+            current_app.config, hasher=current_settings().hasher
+        )
+    return ext["field_server_session_settings"]

@@ -1,51 +1,42 @@
-"""`field-server demo [--if-empty]`: a real district to try the server with.
+"""`field-server demo [--if-empty] [--no-hint]`: a real district to try the server with.
 
 Loads Văn Giang district (Hưng Yên province) under scheme ``gso-2020`` from the CSV shipped
-in ``field_server/demo_data/`` through the same importer as `units import`, creates one
-demo user per role, and writes their generated passwords to
-``INSTANCE/demo-credentials.txt`` (mode 0600). Province, district and ward codes and names
-are the real 2020 GSO ones; residential groups (codes ``<ward>-NN``) and every adult
-population are made-up demo values, not census figures.
+in ``field_server/demo_data/`` and creates one demo user per role, through the operations of
+`units import` and `users create` (services/demo.py), then writes their generated passwords
+to ``INSTANCE/demo-credentials.txt`` (mode 0600). Province, district and ward codes and
+names are the real 2020 GSO ones; residential groups (codes ``<ward>-NN``) and every adult
+population are made-up demo values, not census counts.
 
-The run is a list of steps (``STEPS``) sharing a ``DemoContext``; simulated tablets
-syncing through the real API will be one more step appended after the users.
+The run is a list of steps (``STEPS``) sharing a ``DemoContext``: after the units and users,
+simulated tablets sync a day of canvassing and the supervisor reviews it, both through the
+real API (demo_tablets.py, demo_supervisor.py). This module only parses, calls and prints.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 
 from domain.geography import ImportRejected, decode_csv_bytes, parse_units_csv
 
-from ..auth.passwords import generate_password, hash_password
-from ..extensions import db
-from ..models import User
-from ..store.engine import write_transaction
-from ..store.people import create_user
-from ..store.unit_import import apply_units_import, count_units
-from ..store.units import units_by_refs
+from ..auth.scope import current_settings
+from ..clock import utcnow
+from ..services import demo as demo_service
+from ..services.context import Caller
+from ..services.demo import DemoRefused, DemoUser
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
 UNITS_FILE = DEMO_DATA / "vangiang-gso-2020.csv"
 CREDENTIALS_FILE = "demo-credentials.txt"
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    role: str
-    full_name: str
-    units: tuple[str, ...]  # scheme:code
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -76,47 +67,25 @@ class DemoContext:
     passwords: dict[str, str] = field(default_factory=dict)
 
 
-class DemoRefused(Exception):
-    """The demo cannot run (the database is not empty); the message says what to do."""
-
-
-def database_contents() -> tuple[int, int]:
-    """(units, users) already stored."""
-    users = db.session.execute(select(func.count()).select_from(User)).scalar_one()
-    return count_units(), users
+def _operator() -> Caller:
+    try:
+        return Caller.operator(f"cli:{getpass.getuser()}")
+    except (KeyError, OSError):
+        return Caller.operator("cli")
 
 
 def load_units_and_users(ctx: DemoContext) -> None:
-    """Units and users in one write transaction: a failure leaves the database empty."""
+    """The units, then the users, through the operations of `units import` and
+    `users create` (services/demo.py); refused when the database is not empty."""
     parsed = parse_units_csv(decode_csv_bytes(UNITS_FILE.read_bytes()))
-    # Hash before taking the write lock: argon2 is deliberately slow.
-    hashes = {}
+    loaded = demo_service.load_demo(
+        _operator(), parsed, DEMO_USERS, now=ctx.now, settings=current_settings()
+    )
+    ctx.passwords.update(loaded.passwords)
+    ctx.echo(f"Units: {loaded.units_created} loaded from {UNITS_FILE.name} (scheme gso-2020)")
     for user in DEMO_USERS:
-        ctx.passwords[user.username] = generate_password()
-        hashes[user.username] = hash_password(ctx.passwords[user.username])
-    with write_transaction():
-        units, users = database_contents()
-        if units or users:
-            raise DemoRefused(f"the database already holds {units} unit(s) and {users} user(s)")
-        counts = apply_units_import(
-            parsed,
-            ward_target_rate=ctx.app.config["TARGET_RATE"],
-            now=ctx.now,
-            actor="demo",
-        )
-        ctx.echo(f"Units: {counts.created} loaded from {UNITS_FILE.name} (scheme gso-2020)")
-        refs = units_by_refs([ref for user in DEMO_USERS for ref in user.units])
-        for user in DEMO_USERS:
-            create_user(
-                username=user.username,
-                role=user.role,
-                password_hash=hashes[user.username],
-                full_name=user.full_name,
-                units=[refs[ref] for ref in user.units],
-                now=ctx.now,
-            )
-            where = ", ".join(user.units) or "everything"
-            ctx.echo(f"User: {user.username} ({user.role}; {where})")
+        where = ", ".join(user.units) or "everything"
+        ctx.echo(f"User: {user.username} ({user.role}; {where})")
 
 
 def write_credentials(ctx: DemoContext) -> None:
@@ -162,7 +131,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
 
 
 def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:
-    ctx = DemoContext(app=app, now=datetime.now(UTC), echo=echo)
+    ctx = DemoContext(app=app, now=utcnow(), echo=echo)
     for step in STEPS:
         step(ctx)
     return ctx
@@ -174,12 +143,16 @@ def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:
     is_flag=True,
     help="Do nothing (exit 0) when the database already holds units or users.",
 )
+@click.option(
+    "--no-hint",
+    is_flag=True,
+    help="Leave out the closing hint to start the server (for scripts that start it next).",
+)
 @with_appcontext
-def demo(if_empty: bool) -> None:
+def demo(if_empty: bool, no_hint: bool) -> None:
     """Load a demo district (Văn Giang, Hưng Yên: real GSO 2020 codes, demo populations),
     one user per role, and write their passwords to INSTANCE/demo-credentials.txt."""
-    units, users = database_contents()
-    db.session.rollback()  # end the read snapshot before the write transaction
+    units, users = demo_service.database_contents()
     if units or users:
         held = f"the database already holds {units} unit(s) and {users} user(s)"
         if if_empty:
@@ -193,6 +166,8 @@ def demo(if_empty: bool) -> None:
         sys.exit(1)
     click.echo("Loading the demo district Văn Giang (Hưng Yên)...")
     try:
+        # The app itself, not the proxy (the demo runs past this context); Flask types
+        # current_app as the app, so the proxy's method is unknown to the type checker.
         run_demo(current_app._get_current_object(), click.echo)  # type: ignore[attr-defined]
     except DemoRefused as exc:  # another process filled the database meanwhile
         if if_empty:
@@ -204,4 +179,7 @@ def demo(if_empty: bool) -> None:
         for error in exc.errors:
             click.echo(error.format(str(UNITS_FILE)), err=True)
         sys.exit(1)
-    click.echo("Demo loaded. Start the server with: field-server serve")
+    if no_hint:
+        click.echo("Demo loaded.")
+    else:
+        click.echo("Demo loaded. Start the server with: field-server serve")

@@ -134,7 +134,7 @@ def _walk(
     base = WsgiTransport(app)
     transport = LossyTransport(base) if walk.lossy else base
     client = SyncClient(
-        transport,  # type: ignore[arg-type]
+        transport,
         LocalStore(folder / f"{walk.username}.db"),
         wall_ms=lambda: int(now["at"].timestamp() * 1000),
         sleep=lambda _seconds: None,  # simulated time: no real waiting

@@ -1,6 +1,7 @@
 """`field-server export units|visits|households|snapshot --unit SCHEME:CODE`: the exports
-of API §7 from the command line, through the same code as the API (a CSV is the same bytes
-as the download; XLSX and SQLite the same content).
+of API §7 from the command line, through the same services as the API
+(services/exports.py: a CSV is the same bytes as the download; XLSX and SQLite the same
+content; the same audit row).
 
 The operator acts as an admin: every unit is in scope and phone numbers come out in clear
 unless `--mask-phones` is given. Each export writes an audit row with the actor
@@ -11,24 +12,21 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
+from typing import Any, BinaryIO, NoReturn
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
 from domain.records import REVIEW_STATES
 from schemas.exports import QUERIES
 
-from ..models import utcnow
-from ..store import audit
-from ..store import exports as export_store
-from ..store.engine import begin_read_snapshot, write_transaction
-from ..store.units import get_unit_by_ref
+from ..auth.scope import current_settings
+from ..clock import utcnow
+from ..errors import ApiError
+from ..services import exports
+from ..services.context import Caller
 
 
 def _actor() -> str:
@@ -38,7 +36,7 @@ def _actor() -> str:
         return "cli"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -51,10 +49,28 @@ def _parse(kind: str, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         problems = "; ".join(
             f"{name}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
-            for name, msgs in sorted(exc.messages.items())  # type: ignore[union-attr]
+            for name, msgs in sorted(exc.messages_dict.items())
         )
         _fail(problems)
-        raise  # unreachable
+
+
+class _Bar:
+    """A click progress bar on stderr when writing to a file (services.exports.Progress)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        self.bar = click.progressbar(length=max(total, 1), label="Exporting rows", file=sys.stderr)
+        self.bar.__enter__()
+
+    def advance(self, rows: int) -> None:
+        if self.bar is not None:
+            self.bar.update(rows)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def run_export(
@@ -64,99 +80,74 @@ def run_export(
     output: str | None,
     mask_phones: bool,
 ) -> None:
-    """Parse, check, audit, build and write one export."""
+    """Parse the options, call the export's service, write its bytes."""
     query = _parse(kind, fmt, given)
-    unit = get_unit_by_ref(query["unit"])
-    if unit is None:
-        _fail(f"no unit {query['unit']}.")
-    if kind == "units" and unit.level == "group":  # type: ignore[union-attr]
-        _fail("units lists wards: choose a ward or a unit above it.")
-    root = export_store.Root.of(unit)  # type: ignore[arg-type]
-    options = export_store.ExportOptions(
-        kind=kind,
-        format=fmt,
-        start=query.get("from_"),
-        end=query.get("to"),
-        review_status=query.get("review_status"),
-        layout=query.get("layout", "full"),
-        lang=query.get("lang", "en"),
-        sep=query.get("sep", "comma"),
-        bom=bool(query.get("bom", 1)),
-        mask_phones=mask_phones,
-    )
-    zone = current_app.config["TIMEZONE"]
-    today: date = datetime.now(ZoneInfo(zone)).date()
-    now, actor = utcnow(), _actor()
-
-    begin_read_snapshot()
-    total = export_store.expected_rows(root, options, zone=zone) if output else 0
-    with _bar(output, total) as update:
-        built = export_store.build(
-            root,
-            options,
-            today=today,
-            zone=zone,
-            campaign_rate=current_app.config["TARGET_RATE"],
-            actor=actor,
-            now=now,
-            on_rows=update,
-        )
-        with write_transaction():
-            audit.record(
-                action="export",
-                actor=actor,
-                target=root.ref,
-                client_address=None,
-                at=now,
-                details={
-                    "kind": kind,
-                    "format": fmt,
-                    "unit": root.ref,
-                    "filters": options.filters(),
-                    "phones": "masked" if mask_phones else "clear",
-                    "via": "cli",
-                    **({"rows": built.rows} if built.rows is not None else {}),
-                },
+    caller = Caller.operator(_actor())
+    bar = _Bar() if output else None
+    call: dict[str, Any] = {"now": utcnow(), "settings": current_settings(), "progress": bar}
+    if fmt != "sqlite":
+        call["format"] = fmt
+        call["lang"] = query["lang"]
+    if fmt == "csv":
+        call.update(sep=query["sep"], bom=bool(query["bom"]))
+    try:
+        if kind == "units":
+            file = exports.export_units(
+                caller, unit=query["unit"], to=query["to"], layout=query["layout"], **call
             )
-        begin_read_snapshot()
+        elif kind == "visits":
+            file = exports.export_visits(
+                caller,
+                unit=query["unit"],
+                start=query["from_"],
+                end=query["to"],
+                review_status=query["review_status"],
+                **call,
+            )
+        elif kind == "households":
+            file = exports.export_households(
+                caller, unit=query["unit"], mask_phones=mask_phones, **call
+            )
+        else:
+            file = exports.export_snapshot(
+                caller, unit=query["unit"], mask_phones=mask_phones, **call
+            )
+    except ApiError as exc:
+        if bar is not None:
+            bar.close()
+        _fail(_problem(exc, query["unit"]))
+    try:
         if output:
             with open(output, "wb") as handle:
-                _write(handle, built.chunks)
+                _write(handle, file.chunks)
         else:
-            _write(sys.stdout.buffer, built.chunks)
+            _write(sys.stdout.buffer, file.chunks)
             sys.stdout.buffer.flush()
+    finally:
+        if bar is not None:
+            bar.close()
     if output:
-        click.echo(f"Wrote {output} ({built.filename[1]}).", err=True)
+        click.echo(f"Wrote {output} ({file.unicode_filename}).", err=True)
 
 
-def _write(handle: BinaryIO, chunks: Any) -> None:
-    for chunk in chunks:
-        handle.write(chunk)
+def _problem(exc: ApiError, unit: str) -> str:
+    """An export's refusal in the words of the command line."""
+    if exc.code == "not_found":
+        return f"no unit {unit}."
+    if exc.code == "validation_failed":
+        return "units lists wards: choose a ward or a unit above it."
+    return exc.code
 
 
-class _bar:
-    """A click progress bar on stderr when writing to a file; nothing on stdout exports."""
-
-    def __init__(self, output: str | None, total: int) -> None:
-        self.bar = (
-            click.progressbar(
-                length=max(total, 1),
-                label="Exporting rows",
-                file=sys.stderr,
-            )
-            if output
-            else None
-        )
-
-    def __enter__(self) -> Callable[[int], None] | None:
-        if self.bar is None:
-            return None
-        bar = self.bar.__enter__()
-        return bar.update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+def _write(handle: BinaryIO, chunks: Iterator[bytes]) -> None:
+    """Every chunk to the handle; the chunks closed after (a built file is deleted)."""
+    try:
+        for chunk in chunks:
+            handle.write(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 # --- the commands --------------------------------------------------------------------------
@@ -170,7 +161,10 @@ _format = click.option(
 )
 _lang = click.option("--lang", type=click.Choice(["en", "vi"]), help="Header language.")
 _sep = click.option(
-    "--sep", type=click.Choice(["comma", "semicolon"]), help="CSV separator (default comma)."
+    "--sep",
+    type=click.Choice(["comma", "semicolon"]),
+    help="CSV separator (default comma); semicolon also writes decimals with a comma, for "
+    "Excel with Vietnamese regional settings.",
 )
 _bom = click.option("--no-bom", is_flag=True, help="CSV without the UTF-8 byte-order mark.")
 _mask = click.option(

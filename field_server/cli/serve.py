@@ -1,7 +1,10 @@
 """`field-server serve`: the server under gunicorn, the production WSGI server.
 
-The configuration is validated once before gunicorn starts (a bad setting stops the command
-with one clear line and exit 2, instead of every worker crashing in turn). Each worker then
+Before gunicorn starts, in this order, each stopping the command with one clear line: the
+configuration is validated (exit 2, instead of every worker crashing in turn); the database
+must exist at the newest schema (exit 3, checked by the `field-server` group for every
+command: cli/__init__.py); the address must be free to listen on (exit 1, at once, instead
+of after gunicorn's five seconds of retries). Each worker then
 builds its own app after the fork: nothing is preloaded, so no database connection or pool
 is ever shared between processes. Access log lines go to stdout, gunicorn's own log to
 stderr.
@@ -9,8 +12,10 @@ stderr.
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import socket
 from typing import Any
 
 import click
@@ -25,7 +30,7 @@ def default_workers() -> int:
     return max(2, min(8, 2 * (os.cpu_count() or 1) + 1))
 
 
-class FieldServerApplication(BaseApplication):  # type: ignore[misc]
+class FieldServerApplication(BaseApplication):
     """gunicorn driven from Python: options set here, the app built in each worker."""
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -53,6 +58,37 @@ class FieldServerApplication(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def check_address_free(host: str, port: int) -> None:
+    """Bind the address as gunicorn will (SO_REUSEADDR) and let it go again; raise a
+    ClickException with one line saying what to do when that fails."""
+    where = f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {where}: unknown host ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another server?): stop it, or "
+                f"choose another port with --port (make run PORT={port + 1})"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise click.ClickException(
+                f"not allowed to listen on {where}: ports below 1024 need privileges; "
+                "choose another with --port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise click.ClickException(
+                f"cannot listen on {where}: {host} is not an address of this machine"
+            ) from None
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -67,12 +103,10 @@ class FieldServerApplication(BaseApplication):  # type: ignore[misc]
 @with_appcontext
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the server with gunicorn (FIELD_WORKER_TIMEOUT sets the worker timeout)."""
-    # with_appcontext has already built the app once: the configuration is valid here.
+    # with_appcontext has already built the app once: the configuration is valid here, and
+    # the database checked (its connection closed again: none may survive into the fork).
     timeout = current_app.config["WORKER_TIMEOUT"]
-    from ..extensions import db
-
-    # The check opened no connection, but make sure no pooled one survives into the fork.
-    db.engine.dispose()
+    check_address_free(host, port)
     options = {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers or default_workers(),

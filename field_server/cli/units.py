@@ -1,20 +1,18 @@
 """`field-server units import FILE.csv` and `units list`: load and show the geography.
 
-A thin shell: the file is read and validated by ``domain.geography`` and written by
-``store.unit_import`` in one transaction. On a bad file every error is printed as
-``FILE:LINE: column COLUMN: message`` on stderr, the exit code is 1 and nothing is written.
+A thin shell: the file is read and validated by ``domain.geography`` and written by the
+units import operation (services/units.py) in one transaction, audited under the actor
+``cli``. On a bad file every error is printed as ``FILE:LINE: column COLUMN: message`` on
+stderr, the exit code is 1 and nothing is written.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from domain.geography import (
     LEVELS,
@@ -25,9 +23,15 @@ from domain.geography import (
     parse_units_csv,
 )
 
-from ..models import Unit
-from ..store.engine import is_storage_error
-from ..store.unit_import import ImportCounts, dump_units, import_units
+from ..auth.scope import current_settings
+from ..clock import utcnow
+from ..errors import ApiError
+from ..services import units as operations
+from ..services.context import Caller
+from ..services.units import ImportConflict, ImportCounts, StorageUnavailable
+
+# The import's audit actor, as it has always been (not cli:<system user>).
+ACTOR = "cli"
 
 
 @click.group("units")
@@ -73,11 +77,11 @@ def import_command(file: Path, dry_run: bool) -> None:
     filename = str(file)
     try:
         parsed = read_units_file(file)
-        counts = import_units(
+        counts = operations.import_units(
+            Caller.operator(ACTOR),
             parsed,
-            ward_target_rate=current_app.config["TARGET_RATE"],
-            now=datetime.now(UTC),
-            actor="cli",
+            ward_target_rate=current_settings().target_rate,
+            now=utcnow(),
             dry_run=dry_run,
         )
     except OSError as exc:
@@ -86,20 +90,21 @@ def import_command(file: Path, dry_run: bool) -> None:
     except ImportRejected as exc:
         report_rejection(filename, exc)
         sys.exit(1)
-    except IntegrityError:
-        # Only a concurrent import of the same new units gets here (the plan was valid).
+    except ImportConflict:
         click.echo(
             f"Error: {filename}: another import changed the same units at the same time; "
             "nothing was imported, run it again.",
             err=True,
         )
         sys.exit(1)
-    except DBAPIError as exc:
-        if not is_storage_error(exc):
-            raise
+    except StorageUnavailable as exc:
         click.echo(
-            f"Error: the database is unavailable ({exc.orig}); nothing was imported.", err=True
+            f"Error: the database is unavailable ({exc.reason}); nothing was imported.", err=True
         )
+        sys.exit(1)
+    except ApiError as exc:
+        # The write was retried after deadlocks until it gave up (storage_unavailable).
+        click.echo(f"Error: the database is busy ({exc.code}); nothing was imported.", err=True)
         sys.exit(1)
     prefix = "Dry run, nothing written: would be " if dry_run else ""
     click.echo(f"{filename}: {prefix}{format_counts(counts)}")
@@ -112,23 +117,14 @@ def import_command(file: Path, dry_run: bool) -> None:
 def list_command(scheme: str | None, level: str | None) -> None:
     """Print the units as a tree: scheme:code, level, name, adult population, target rate
     (tab-separated; '-' for an unknown figure)."""
-    rows = dump_units(scheme)
-    by_id = {unit.id: unit for unit in rows}
-
-    def tree_key(unit: Unit) -> tuple[str, ...]:
-        # Siblings by code, each followed by its subtree.
-        ids = [int(part) for part in unit.path.strip("/").split("/")]
-        return (unit.scheme, *(by_id[i].code if i in by_id else "" for i in ids))
-
-    rows.sort(key=tree_key)
+    rows = operations.unit_tree(scheme)
     for unit in rows:
         if level and unit.level != level:
             continue
-        depth = unit.path.strip("/").count("/")
         figures = [
             "-" if unit.adult_population is None else str(unit.adult_population),
             "-" if unit.target_rate is None else f"{unit.target_rate:g}",
         ]
-        click.echo("\t".join(["  " * depth + unit.ref, unit.level, unit.name, *figures]))
+        click.echo("\t".join(["  " * unit.depth + unit.ref, unit.level, unit.name, *figures]))
     if not rows:
         click.echo("No units." if not scheme else f"No units in scheme {scheme}.", err=True)

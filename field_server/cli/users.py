@@ -1,30 +1,32 @@
 """field-server users: create, list, assign, unassign, deactivate, set-password, unlock.
 
-The operator acts as an admin. Input goes through the same schemas and role rules as the
-users API, and every change writes an audit row with the actor `cli:<system user>`.
+The operator acts as an admin, through the same operations as the users API
+(services/users.py, services/sessions.py): the same schemas and role rules, and every change
+writes an audit row with the actor `cli:<system user>`.
 """
 
 from __future__ import annotations
 
 import getpass
 import sys
-from typing import Any
+from typing import NoReturn
 
 import click
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from domain.roles import ROLES, password_errors, unit_errors
+from domain.roles import ROLES
 from schemas.users import UserCreateSchema
 
-from ..auth.passwords import generate_password, hash_password
-from ..models import Unit, User, utcnow
-from ..store import audit, people
-from ..store import units as unit_store
-from ..store.engine import write_transaction
+from ..auth.scope import current_settings
+from ..clock import utcnow
+from ..errors import ApiError
+from ..services import sessions
+from ..services import users as accounts  # `users` is the command group here
+from ..services.context import Caller
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
 
@@ -36,44 +38,24 @@ def _actor() -> str:
         return "cli"
 
 
-def _audit(action: str, target: str, details: dict[str, Any] | None = None) -> None:
-    audit.record(
-        action=action,
-        actor=_actor(),
-        target=target,
-        client_address=None,
-        at=utcnow(),
-        details=details,
-    )
+def _operator() -> Caller:
+    return Caller.operator(_actor())
 
 
-def _user(username: str) -> User:
-    user = people.get_user(username)
-    if user is None:
+def _refused(exc: ApiError, username: str) -> NoReturn:
+    """Say in one line why an operation refused, as the command line always has."""
+    if isinstance(exc, accounts.UnknownUnits):
+        _fail(f"unknown unit(s): {', '.join(exc.refs)} (use SCHEME:CODE, e.g. gso-2020:12019)")
+    if isinstance(exc, accounts.UsernameTaken):
+        _fail(f"the username {username!r} is already taken")
+    if exc.code == "not_found":
         _fail(f"no user named {username!r}")
-    return user  # type: ignore[return-value]
-
-
-def _units(refs: tuple[str, ...]) -> list[Unit]:
-    found = unit_store.units_by_refs(list(refs))
-    missing = [r for r in refs if r not in found]
-    if missing:
-        _fail(f"unknown unit(s): {', '.join(missing)} (use SCHEME:CODE, e.g. gso-2020:12019)")
-    return [found[r] for r in dict.fromkeys(refs)]
-
-
-def _check_role_units(role: str, units: list[Unit]) -> None:
-    problems = unit_errors(role, [(u.ref, u.level) for u in units])
-    if problems:
-        _fail(" ".join(problems))
+    problems = [str(m) for messages in exc.errors.values() for m in messages]
+    _fail(" ".join(problems) or exc.code)
 
 
 def _read_password() -> str:
-    password = sys.stdin.readline().rstrip("\r\n")
-    problems = password_errors(password)
-    if problems:
-        _fail(" ".join(problems))
-    return password
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @click.group("users")
@@ -113,26 +95,24 @@ def create(
             {"username": username, "role": role, "units": list(units), "full_name": full_name}
         )
     except ValidationError as exc:
-        _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages.items()))
-    password = _read_password() if password_stdin else generate_password()
-    password_hash = hash_password(password)
-    with write_transaction():
-        found = _units(units)
-        _check_role_units(role, found)
-        if people.get_user(username) is not None:
-            _fail(f"the username {username!r} is already taken")
-        people.create_user(
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in messages.items()))
+    try:
+        created = accounts.create_user(
+            _operator(),
             username=username,
             role=role,
-            password_hash=password_hash,
+            units=list(units),
             full_name=full_name,
-            units=found,
             now=utcnow(),
+            settings=current_settings(),
+            password=_read_password() if password_stdin else None,
         )
-        _audit("user.create", username, {"role": role, "units": list(units)})
+    except ApiError as exc:
+        _refused(exc, username)
     click.echo(f"Created {role} {username}" + (f" for {', '.join(units)}" if units else ""))
     if not password_stdin:
-        click.echo(f"Password (shown once): {password}")
+        click.echo(f"Password (shown once): {created.password}")
 
 
 @users.command("list")
@@ -141,18 +121,13 @@ def create(
 @with_appcontext
 def list_(role: str | None, unit: str | None) -> None:
     """List users: username, role, active, units."""
-    now = utcnow()
-    rows = people.all_users()
-    units = people.current_units([u.id for u in rows], now)
-    only = _units((unit,))[0] if unit else None
+    try:
+        rows = accounts.all_users(_operator(), role=role, unit=unit, now=utcnow())
+    except ApiError as exc:
+        _refused(exc, "")
     for user in rows:
-        mine = units[user.id]
-        if role and user.role != role:
-            continue
-        if only and not any(u.path.startswith(only.path) for u in mine):
-            continue
         state = "active" if user.active else "inactive"
-        refs = ",".join(u.ref for u in mine) or "-"
+        refs = ",".join(u.ref for u in user.units) or "-"
         click.echo(f"{user.username}\t{user.role}\t{state}\t{refs}")
 
 
@@ -164,15 +139,10 @@ def assign(username: str, units: tuple[str, ...]) -> None:
     """Give a user one more unit (or several)."""
     if not units:
         _fail("give at least one --unit")
-    with write_transaction():
-        user = _user(username)
-        found = _units(units)
-        now = utcnow()
-        current = people.current_units([user.id], now)[user.id]
-        _check_role_units(user.role, current + found)
-        changed = [u.ref for u in found if people.assign(user, u, now)]
-        if changed:
-            _audit("user.assign", username, {"units": changed})
+    try:
+        changed = accounts.assign_units(_operator(), username, list(units), now=utcnow())
+    except ApiError as exc:
+        _refused(exc, username)
     click.echo(f"Assigned {username} to {', '.join(changed)}" if changed else "Nothing changed")
 
 
@@ -184,12 +154,10 @@ def unassign(username: str, units: tuple[str, ...]) -> None:
     """End a user's assignment to a unit (the grace period counts from now)."""
     if not units:
         _fail("give at least one --unit")
-    with write_transaction():
-        user = _user(username)
-        now = utcnow()
-        changed = [u.ref for u in _units(units) if people.unassign(user, u, now)]
-        if changed:
-            _audit("user.unassign", username, {"units": changed})
+    try:
+        changed = accounts.unassign_units(_operator(), username, list(units), now=utcnow())
+    except ApiError as exc:
+        _refused(exc, username)
     click.echo(f"Unassigned {username} from {', '.join(changed)}" if changed else "Nothing changed")
 
 
@@ -198,12 +166,11 @@ def unassign(username: str, units: tuple[str, ...]) -> None:
 @with_appcontext
 def deactivate(username: str) -> None:
     """Deactivate a user: their tokens stop working and their sessions are revoked."""
-    with write_transaction():
-        user = _user(username)
-        changed = people.set_active(user, False, utcnow())
-        if changed:
-            _audit("user.update", username, {"active": False})
-    click.echo(f"Deactivated {username}" if changed else f"{username} was already inactive")
+    try:
+        updated = accounts.update_user(_operator(), username, active=False, now=utcnow())
+    except ApiError as exc:
+        _refused(exc, username)
+    click.echo(f"Deactivated {username}" if updated.changes else f"{username} was already inactive")
 
 
 @users.command("set-password")
@@ -217,11 +184,12 @@ def deactivate(username: str) -> None:
 @with_appcontext
 def set_password(username: str, password_stdin: bool) -> None:
     """Set a user's password (read from standard input); their sessions are revoked."""
-    password_hash = hash_password(_read_password())
-    with write_transaction():
-        user = _user(username)
-        people.set_password_hash(user, password_hash, utcnow())
-        _audit("user.password_set", username)
+    try:
+        accounts.set_password(
+            _operator(), username, _read_password(), now=utcnow(), settings=current_settings()
+        )
+    except ApiError as exc:
+        _refused(exc, username)
     click.echo(f"Password of {username} changed")
 
 
@@ -230,9 +198,5 @@ def set_password(username: str, password_stdin: bool) -> None:
 @with_appcontext
 def unlock(username: str) -> None:
     """Clear a username's failed-login counter so it may log in again at once."""
-    from ..store.logins import clear_failures
-
-    with write_transaction():
-        cleared = clear_failures(username)
-        _audit("user.unlock", username, {"cleared": cleared})
+    cleared = sessions.unlock(_operator(), username, now=utcnow())
     click.echo(f"Cleared {cleared} failed login(s) of {username}")

@@ -27,6 +27,7 @@ class Caller:
     scope: Scope
     device_id: str | None = None
     address: str | None = None
+    token_id: str | None = None  # the access token's id (jti): which session logs out
 
     @classmethod
     def operator(cls, actor: str) -> Caller:

@@ -11,6 +11,10 @@ It owns what every write must do, so no operation can forget a step:
   the whole operation runs again (``work`` must be safe to repeat: it reads what it needs
   inside the transaction), a bounded number of times, and then it is 503
   ``storage_unavailable``, never a 500.
+
+An operation that calls other operations (the demo loads units, then users) wraps them in
+its own ``run_write``: the inner ones join the open transaction, so all of it commits or
+none does, and the outer one's retry runs everything again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -34,6 +39,8 @@ from .context import Caller
 log = logging.getLogger("field_server.services")
 
 T = TypeVar("T")
+
+_open: ContextVar[Write | None] = ContextVar("field_server_open_write", default=None)
 
 ATTEMPTS = 4
 # SQLSTATEs after which running the same transaction again can succeed.
@@ -107,12 +114,30 @@ def run_write(
     attempts: int = ATTEMPTS,
 ) -> T:
     """Run ``work`` in one write transaction and settle what it did; retried whole when
-    PostgreSQL reports a deadlock or serialization failure."""
+    PostgreSQL reports a deadlock or serialization failure. Called inside another
+    operation's ``work``, it joins that transaction (module docstring)."""
+    outer = _open.get()
+    if outer is not None:
+        return work(
+            Write(
+                caller=caller,
+                now=now,
+                timezone=timezone or outer.timezone,
+                snapshots=outer.snapshots,
+                touched=outer.touched,
+                audit_rows=outer.audit_rows,
+                attempt=outer.attempt,
+            )
+        )
     for attempt in range(1, attempts + 1):
         try:
             with write_transaction():
                 write = Write(caller=caller, now=now, timezone=timezone, attempt=attempt)
-                result = work(write)
+                token = _open.set(write)
+                try:
+                    result = work(write)
+                finally:
+                    _open.reset(token)
                 write.finish()
             return result
         except DBAPIError as exc:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Table, literal, select, tuple_
+from sqlalchemy import Integer, literal, select, tuple_
 
 from ..extensions import db
-from ..models import AuditEntry
+from ..models import AuditEntry, table
 from .keyset import decode_time_key, encode_time_key, time_bound, time_key
 
-A: Table = AuditEntry.__table__  # type: ignore[assignment]
+A = table(AuditEntry)
 
 # (at as a bound value, id): see keyset.py
 AuditPosition = tuple[Any, int]

@@ -16,9 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Assignment, ChangeCounter, Household, Unit, Visit
+from ..models import Assignment, ChangeCounter, Household, Model, Unit, Visit
 
-PULLED_MODELS: dict[str, type] = {
+PULLED_MODELS: dict[str, type[Model]] = {
     "unit": Unit,
     "assignment": Assignment,
     "household": Household,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, false, or_, select, update
 
 from ..extensions import db
 from ..models import Conflict, Unit
@@ -26,7 +26,7 @@ def list_conflicts(
     ``roots`` None lists every ward; otherwise the wards at or below these unit paths."""
     query = select(Conflict, Unit.scheme, Unit.code).join(Unit, Unit.id == Conflict.ward_id)
     if roots is not None:
-        query = query.where(or_(*[Unit.path.startswith(p) for p in roots]) if roots else False)
+        query = query.where(or_(*[Unit.path.startswith(p) for p in roots]) if roots else false())
     if status:
         query = query.where(Conflict.status == status)
     if kind:

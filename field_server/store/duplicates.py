@@ -13,7 +13,7 @@ from domain.conflicts import duplicate_pair
 from domain.duplicates import Candidate
 
 from ..extensions import db
-from ..models import Conflict, Household, Unit
+from ..models import Conflict, Household
 
 
 @dataclass
@@ -65,15 +65,6 @@ def ward_duplicates(ward_id: int) -> WardDuplicates:
 
 
 def households_by_id(ids: list[str]) -> dict[str, Household]:
+    """The households of a page of suggestions (shown with services/households.py)."""
     rows = db.session.execute(select(Household).where(Household.id.in_(ids))).scalars()
     return {h.id: h for h in rows}
-
-
-def unit_refs(unit_ids: set[int]) -> dict[int, str]:
-    """unit id -> 'scheme:code'."""
-    if not unit_ids:
-        return {}
-    rows = db.session.execute(
-        select(Unit.id, Unit.scheme, Unit.code).where(Unit.id.in_(list(unit_ids)))
-    )
-    return {row.id: f"{row.scheme}:{row.code}" for row in rows}

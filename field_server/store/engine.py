@@ -9,6 +9,7 @@ snapshot) otherwise.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,9 @@ from ..extensions import db
 
 _write_intent: ContextVar[bool] = ContextVar("field_server_write_intent", default=False)
 
+# Engines already given the set-up below (an app factory may run more than once per engine).
+_configured: weakref.WeakSet[Engine] = weakref.WeakSet()
+
 SQLITE_STORAGE_ERRORS = (
     "database is locked",
     "database table is locked",
@@ -34,9 +38,9 @@ SQLITE_STORAGE_ERRORS = (
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Attach the per-dialect connection set-up to an engine (idempotent per engine)."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_field_configured", False):
+    if engine.dialect.name != "sqlite" or engine in _configured:
         return
-    engine._field_configured = True  # type: ignore[attr-defined]
+    _configured.add(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

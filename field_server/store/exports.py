@@ -20,11 +20,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import (
     String,
-    Table,
     bindparam,
     func,
     literal,
@@ -46,14 +45,16 @@ from domain.exports import (
     VISIT_SORT_KEY,
     XLSX_STYLE,
     Column,
+    ExportOptions,
     Lookups,
     Style,
     UnitInfo,
     columns,
     csv_chunks,
     csv_text,
+    decimal_positions,
     file_names,
-    float_text,
+    float_writer,
     header,
     household_row,
     line_chunks,
@@ -65,15 +66,16 @@ from domain.review import QUEUE_RANKS, local_range
 from domain.stats import competition_ranks
 
 from ..extensions import db
-from ..models import Household, Unit, User, Visit
+from ..models import Household, Unit, User, Visit, table
 from . import figures
 from .keyset import time_bound
 
 log = logging.getLogger("field_server.exports")
+R = TypeVar("R")  # a row, or a finished CSV line
 
-V: Table = Visit.__table__  # type: ignore[assignment]
-H: Table = Household.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
+V = table(Visit)
+H = table(Household)
+U = table(Unit)
 
 BATCH = 5000
 PROGRESS_EVERY = 100_000
@@ -149,7 +151,7 @@ def _wards(root: Root, units: dict[int, UnitInfo]) -> list[UnitInfo]:
     return sorted((u for u in units.values() if u.level == "ward"), key=lambda u: u.id)
 
 
-def progress(rows: Iterable[list[Any]], what: str) -> Iterator[list[Any]]:
+def progress(rows: Iterable[R], what: str) -> Iterator[R]:
     """The rows, with a log line every PROGRESS_EVERY of them and one at the end."""
     count = 0
     for row in rows:
@@ -375,6 +377,7 @@ def fast_visit_lines(
     the visits (rowid): one pass over the table when the export covers a good share of
     the wards, else ward by ward along ``ix_visits_ward_id`` (ward_id, rowid)."""
     delimiter = SEPARATORS[sep]
+    float_text = float_writer(sep)  # a decimal comma with sep=semicolon
     params: dict[str, Any] = {"sep": delimiter}
     where = ""
     if root.level == "group":
@@ -568,54 +571,51 @@ def write_snapshot(
     return counts
 
 
-def stream_file(path: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    """A built file's bytes, then the file deleted (also when the client goes away)."""
-    try:
-        with open(path, "rb") as handle:
-            while True:
-                data = handle.read(chunk)
-                if not data:
-                    break
-                yield data
-    finally:
+class FileChunks:
+    """A built file's bytes, a chunk at a time, then the file deleted: when the last chunk
+    is read, and also when the iterator is closed first (the client went away, or the
+    export's audit row could not be written), even before the first chunk."""
+
+    def __init__(self, path: str, chunk: int = 256 * 1024) -> None:
+        self.path = path
+        self.chunk = chunk
+        self.handle: BinaryIO | None = None
+        self.done = False
+
+    def __iter__(self) -> FileChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.done:
+            raise StopIteration
+        if self.handle is None:
+            self.handle = open(self.path, "rb")  # noqa: SIM115 (closed in close())
+        data = self.handle.read(self.chunk)
+        if not data:
+            self.close()
+            raise StopIteration
+        return data
+
+    def close(self) -> None:
+        self.done = True
+        if self.handle is not None:
+            self.handle.close()
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            os.unlink(self.path)
 
 
-# --- one export, for the API and the command line alike -----------------------------------
+def stream_file(path: str, chunk: int = 256 * 1024) -> FileChunks:
+    """A built file's bytes, then the file deleted (also when the client goes away)."""
+    return FileChunks(path, chunk)
+
+
+# --- one export, for the API and the command line alike (services/exports.py) -------------
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "sqlite": "application/vnd.sqlite3",
 }
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """What was asked for. ``kind`` is units, visits, households or snapshot; ``format``
-    csv, xlsx or sqlite (the snapshot's)."""
-
-    kind: str
-    format: str
-    start: date | None = None
-    end: date | None = None
-    review_status: str | None = None
-    layout: str = "full"
-    lang: str = "en"
-    sep: str = "comma"
-    bom: bool = True
-    mask_phones: bool = True
-
-    def filters(self) -> dict[str, Any]:
-        """The options worth recording (audit row, snapshot metadata), unset ones left out."""
-        shown = {
-            "from": self.start.isoformat() if self.start else None,
-            "to": self.end.isoformat() if self.end else None,
-            "review_status": self.review_status,
-            "layout": self.layout if self.kind == "units" else None,
-        }
-        return {k: v for k, v in shown.items() if v is not None}
 
 
 @dataclass
@@ -627,6 +627,12 @@ class Built:
     filename: tuple[str, str]  # (ASCII, UTF-8)
     chunks: Iterator[bytes]
     rows: int | None
+
+    def discard(self) -> None:
+        """Give up sending: a built file is deleted, a CSV's rows are never read."""
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _table(
@@ -708,7 +714,14 @@ def build(
     if options.kind == "visits" and FAST_SQLITE_CSV and _sqlite():
         chunks = _fast_visits_csv(root, options, head, zone, on_rows)
     else:
-        chunks = csv_chunks(head, table.rows, sep=options.sep, bom=options.bom, on_rows=on_rows)
+        chunks = csv_chunks(
+            head,
+            table.rows,
+            sep=options.sep,
+            bom=options.bom,
+            on_rows=on_rows,
+            decimals=decimal_positions(table.columns),
+        )
     return Built(content_type, names, _encoded(chunks), table.count)
 
 

@@ -18,7 +18,7 @@ Reads: a unit's totals are sums over its rows up to ``to`` (state) or within ``[
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -47,15 +47,15 @@ from domain.stats import (
 )
 
 from ..extensions import db
-from ..models import Conflict, Household, Unit, UnitDayFigures, UnitFigures, Visit
+from ..models import Conflict, Household, Unit, UnitDayFigures, UnitFigures, Visit, table
 from . import changes as changes_sequence
 from .batching import chunks
 
-H: Table = Household.__table__  # type: ignore[assignment]
-V: Table = Visit.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
-DAY: Table = UnitDayFigures.__table__  # type: ignore[assignment]
-UNDATED: Table = UnitFigures.__table__  # type: ignore[assignment]
+H = table(Household)
+V = table(Visit)
+U = table(Unit)
+DAY = table(UnitDayFigures)
+UNDATED = table(UnitFigures)
 
 COUNTERS = tuple(Counters.__dataclass_fields__)  # a household's own derived counters
 # (unit id, day) -> deltas for the dated rows; (unit id, None) for the undated row.
@@ -154,7 +154,7 @@ class Snapshot:
 
 
 def _measure_rows(household_ids: list[str], lock: bool, timezone: str) -> Contributions:
-    households = []
+    households: list[Any] = []
     for chunk in chunks(household_ids):
         statement = select(H.c.id, H.c.ward_id, H.c.group_id, H.c.merged_into).where(
             H.c.id.in_(chunk)
@@ -279,7 +279,7 @@ def _subtree_ward_ids(root: Unit | None) -> list[int] | None:
     )
 
 
-def _household_batches(ward_ids: list[int] | None, size: int = 2000) -> Iterator[list[Any]]:
+def _household_batches(ward_ids: list[int] | None, size: int = 2000) -> Iterator[Sequence[Any]]:
     """All households (of these wards), in id order, a batch at a time."""
     last = ""
     while True:
@@ -412,7 +412,7 @@ def _sums_statements() -> tuple[Any, Any]:
     in_range = DAY.c.day >= bindparam("start")
     columns = [func.sum(DAY.c[n]).label(n) for n in STATE_FIGURES]
     columns += [func.sum(case((in_range, DAY.c[n]), else_=0)).label(n) for n in FLOW_FIGURES]
-    ids = bindparam("ids", expanding=True)
+    ids: Any = bindparam("ids", expanding=True)
     dated = (
         select(DAY.c.unit_id, *columns)
         .where(DAY.c.unit_id.in_(ids), DAY.c.day <= bindparam("end"))
@@ -455,6 +455,31 @@ def daily_rows(unit_id: int, end: date) -> list[tuple[str, int, int, int]]:
             .order_by(DAY.c.day)
         ).all()
     ]
+
+
+def siblings(unit: Unit) -> list[Unit]:
+    """The units a unit is ranked among: its parent's children (a top unit: the top units
+    of its scheme), itself included, by id."""
+    if unit.parent_id is None:
+        statement = select(Unit).where(Unit.parent_id.is_(None), Unit.scheme == unit.scheme)
+    else:
+        statement = select(Unit).where(Unit.parent_id == unit.parent_id)
+    return list(db.session.execute(statement.order_by(Unit.id)).scalars())
+
+
+def children(unit: Unit) -> list[Unit]:
+    """The unit's children, by id."""
+    statement = select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.id)
+    return list(db.session.execute(statement).scalars())
+
+
+def unit_refs(unit_ids: Iterable[int]) -> dict[int, str]:
+    """``scheme:code`` of each unit id (to name the units a recount found wrong)."""
+    out: dict[int, str] = {}
+    for chunk in chunks(unit_ids):
+        rows = db.session.execute(select(U.c.id, U.c.scheme, U.c.code).where(U.c.id.in_(chunk)))
+        out.update({row.id: f"{row.scheme}:{row.code}" for row in rows})
+    return out
 
 
 def first_day(unit_id: int) -> str | None:

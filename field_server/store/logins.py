@@ -1,8 +1,8 @@
 """Failed logins (table ``login_failures``): counted per username and per client address.
 
 The rows live in the database, not in process memory, so every server process behind a
-load balancer sees the same counts. Functions run in the caller's transaction: wrap writes
-in ``store.engine.write_transaction()``.
+load balancer sees the same counts. Functions run in the caller's transaction: operations
+write through ``services.writes.run_write``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ..extensions import db
 from ..models import LoginFailure
+from .sessions import rowcount
 
 # Column widths of the table: a longer value is cut, never refused (the limit still applies
 # to the cut value, and an attacker gains nothing by sending more).
@@ -78,4 +79,4 @@ def clear_failures(username: str) -> int:
     returns how many rows were deleted. Address counters are left alone: they protect
     against guessing across many usernames and clear themselves within the window."""
     result = db.session.execute(delete(LoginFailure).where(LoginFailure.username == _key(username)))
-    return int(result.rowcount or 0)
+    return rowcount(result)

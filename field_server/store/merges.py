@@ -1,8 +1,8 @@
 """Merging one household into another (API §5 POST /households/{id}/merge): the visits
 move to the survivor, the other household becomes a tombstone (``merged_into``), and the
 survivor's counters are derived again from all its visits. Set-based: a few statements
-whatever the number of visits. The caller wraps this in figures.snapshot/settle and stamps
-the returned ids."""
+whatever the number of visits. services/merges.py runs it in one write that measures both
+households before (which locks them) and stamps the returned ids."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Merged:
 
 
 def households_locked(ids: list[str]) -> dict[str, Household]:
-    """The households, read again after figures.snapshot locked them."""
+    """The households, read again once the write's measure locked them."""
     rows = db.session.execute(
         select(Household).where(Household.id.in_(ids)).execution_options(populate_existing=True)
     ).scalars()

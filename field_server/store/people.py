@@ -2,6 +2,9 @@
 
 Changing a user's role or units bumps ``token_version`` so tokens with the old claims stop
 working; deactivating a user or changing their password revokes their refresh families.
+Functions run in the caller's transaction. Those that open or end assignments return the
+ids of the assignments they changed, for the operation to stamp (``Write.touch``); only
+``create_user``, kept for seeding (tests, the demo), stamps them itself.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
 
 from ..extensions import db
 from ..models import Assignment, Device, Unit, User
@@ -35,15 +38,17 @@ def get_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
 
-def create_user(
-    *,
-    username: str,
-    role: str,
-    password_hash: str,
-    full_name: str | None,
-    units: Sequence[Unit],
-    now: datetime,
+def get_user_by_id(user_id: int) -> User | None:
+    """The user as stored now (read again, also when this session has seen it before)."""
+    return db.session.execute(
+        select(User).where(User.id == user_id).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def insert_user(
+    *, username: str, role: str, password_hash: str, full_name: str | None, now: datetime
 ) -> User:
+    """A new active user with no units."""
     user = User(
         username=username,
         role=role,
@@ -56,14 +61,36 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    assignments = [Assignment(user_id=user.id, unit_id=unit.id, starts_at=now) for unit in units]
-    db.session.add_all(assignments)
-    db.session.flush()
-    changes.stamp({"assignment": [a.id for a in assignments]})
     return user
 
 
-def _open_assignment(user_id: int, now: datetime):  # type: ignore[no-untyped-def]
+def open_assignments(user_id: int, units: Sequence[Unit], now: datetime) -> list[int]:
+    """Open an assignment of the user to each unit; the new assignments' ids."""
+    assignments = [Assignment(user_id=user_id, unit_id=unit.id, starts_at=now) for unit in units]
+    db.session.add_all(assignments)
+    db.session.flush()
+    return [a.id for a in assignments]
+
+
+def create_user(
+    *,
+    username: str,
+    role: str,
+    password_hash: str,
+    full_name: str | None,
+    units: Sequence[Unit],
+    now: datetime,
+) -> User:
+    """Seed a user with their units and stamp the assignments (tests and the demo loader;
+    operations use ``insert_user`` and ``open_assignments`` inside ``run_write``)."""
+    user = insert_user(
+        username=username, role=role, password_hash=password_hash, full_name=full_name, now=now
+    )
+    changes.stamp({"assignment": open_assignments(user.id, units, now)})
+    return user
+
+
+def _open_assignment(user_id: int, now: datetime) -> ColumnElement[bool]:
     return and_(
         Assignment.user_id == user_id,
         or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
@@ -91,23 +118,22 @@ def current_units(user_ids: Iterable[int], now: datetime) -> dict[int, list[Unit
     return result
 
 
-def assign(user: User, unit: Unit, now: datetime) -> bool:
-    """Open an assignment unless one is open; True when something changed."""
+def assign(user: User, unit: Unit, now: datetime) -> list[int]:
+    """Open an assignment unless one is open; the id of the new one (none when it was open)."""
     existing = db.session.execute(
         select(Assignment.id).where(_open_assignment(user.id, now), Assignment.unit_id == unit.id)
     ).first()
     if existing:
-        return False
+        return []
     assignment = Assignment(user_id=user.id, unit_id=unit.id, starts_at=now)
     db.session.add(assignment)
     db.session.flush()
-    changes.stamp({"assignment": [assignment.id]})
     _claims_changed(user, now)
-    return True
+    return [assignment.id]
 
 
-def unassign(user: User, unit: Unit, now: datetime) -> bool:
-    """End the open assignment to the unit (kept, for the grace period); True if one ended."""
+def unassign(user: User, unit: Unit, now: datetime) -> list[int]:
+    """End the open assignment to the unit (kept, for the grace period); the ids ended."""
     ended = list(
         db.session.execute(
             update(Assignment)
@@ -117,29 +143,36 @@ def unassign(user: User, unit: Unit, now: datetime) -> bool:
         ).scalars()
     )
     if ended:
-        changes.stamp({"assignment": ended})
         _claims_changed(user, now)
-        return True
-    return False
+    return ended
 
 
-def set_units(user: User, units: Sequence[Unit], now: datetime) -> bool:
-    """Make the open assignments exactly ``units``; True when anything changed."""
+def set_units(user: User, units: Sequence[Unit], now: datetime) -> list[int]:
+    """Make the open assignments exactly ``units``; the ids of the assignments changed."""
     current = {u.id: u for u in current_units([user.id], now)[user.id]}
     wanted = {u.id: u for u in units}
-    changed = False
+    changed: list[int] = []
     for unit_id, unit in current.items():
         if unit_id not in wanted:
-            changed |= unassign(user, unit, now)
+            changed += unassign(user, unit, now)
     for unit_id, unit in wanted.items():
         if unit_id not in current:
-            changed |= assign(user, unit, now)
+            changed += assign(user, unit, now)
     return changed
 
 
 def _claims_changed(user: User, now: datetime) -> None:
     user.token_version += 1
     user.updated_at = now
+
+
+def set_full_name(user: User, full_name: str | None, now: datetime) -> bool:
+    """True when the name changed."""
+    if user.full_name == full_name:
+        return False
+    user.full_name = full_name
+    user.updated_at = now
+    return True
 
 
 def set_active(user: User, active: bool, now: datetime) -> bool:
@@ -176,7 +209,7 @@ def list_users(
     if unit is not None:
         unit_filters.append(Unit.path.startswith(unit.path))
     if not scope.everything:
-        unit_filters.append(or_(*[Unit.path.startswith(p) for _, p in scope.roots] or [False]))
+        unit_filters.append(or_(*[Unit.path.startswith(p) for _, p in scope.roots] or [false()]))
     if unit_filters:
         in_units = (
             select(Assignment.user_id)

@@ -11,26 +11,37 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, bindparam, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Dialect
 
-from schemas.records import (
+from domain.records import (
     HOUSEHOLD_KEYS,
     HOUSEHOLD_REFS,
     VISIT_KEYS,
     VISIT_REFS,
     VISIT_TIMES,
-    flags_list,
     rfc3339,
 )
 
 from ..extensions import db
-from ..models import Assignment, Device, Household, Unit, User, Visit
+from ..models import Assignment, Device, Household, Unit, User, Visit, table
 from .changes import PULLED_MODELS
+from .engine import begin_read_snapshot
 from .units import Scope, parent_refs, scope_condition
 
 RANKS = {"unit": 0, "assignment": 1, "household": 2, "visit": 3}
@@ -38,11 +49,37 @@ ENTITIES = tuple(RANKS)
 START: tuple[int, int, Any] = (-1, -1, "")
 
 # Households and visits are read as plain tuples in the order their records show them
-# (schemas/records.py), with the unit and user ids in the places of the refs shown instead.
+# (domain/records.py), with the unit and user ids in the places of the refs shown instead.
+# What this writes is described by schemas/sync.py (PullResponseSchema) and the record
+# schemas; tests/api/test_sync_pull.py checks every kind of change against them.
 _STORED = {"ward": "ward_id", "group": "group_id", "canvasser": "canvasser_id"}
 _H = {key: i for i, key in enumerate(HOUSEHOLD_KEYS)}
 _V = {key: i for i, key in enumerate(VISIT_KEYS)}
 _V_TIMES = tuple(_V[key] for key in VISIT_TIMES)
+
+
+@functools.lru_cache(maxsize=256)
+def _flags(text: str) -> tuple[str, ...]:
+    """A visit's stored flags: a handful of distinct JSON texts across thousands of rows
+    (a page decodes 500), so each is decoded once."""
+    return tuple(json.loads(text))
+
+
+def _flags_list(value: Any) -> Any:
+    """The stored flags (JSON text) as the list the API shows; a fresh list per record, so
+    one record's list is never another's."""
+    return list(_flags(value)) if isinstance(value, str) else value
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One read snapshot for everything a pull page reads (its changes and the device's
+    last_mutation_id), ended when the page is read."""
+    begin_read_snapshot()
+    try:
+        yield
+    finally:
+        db.session.rollback()
 
 
 @dataclass(frozen=True)
@@ -144,8 +181,13 @@ def _in_scope(query: Any, scope: PullScope, rank: int, dialect: str) -> Any:
     )
 
 
+def _model(rank: int) -> Any:
+    """The model of an entity rank (PULLED_MODELS holds them as plain types)."""
+    return PULLED_MODELS[ENTITIES[rank]]
+
+
 def _position_columns(rank: int) -> tuple[Any, Any]:
-    model = PULLED_MODELS[ENTITIES[rank]]
+    model = _model(rank)
     return model.change_seq, model.id
 
 
@@ -165,11 +207,11 @@ def _keys_statement(dialect: str, scope: PullScope, rank: int, since: int) -> An
 @functools.lru_cache(maxsize=16)
 def _columns(dialect: str, rank: int) -> tuple[Any, ...]:
     """What a page shows of one entity: households and visits in their records' key order."""
-    table = PULLED_MODELS[ENTITIES[rank]].__table__
+    stored = table(_model(rank))
     if rank == 2:
-        return tuple(table.c[_STORED.get(key, key)] for key in HOUSEHOLD_KEYS)
+        return tuple(stored.c[_STORED.get(key, key)] for key in HOUSEHOLD_KEYS)
     if rank == 3:
-        columns = [table.c[_STORED.get(key, key)] for key in VISIT_KEYS]
+        columns: list[ColumnElement[Any]] = [stored.c[_STORED.get(key, key)] for key in VISIT_KEYS]
         if dialect == "sqlite":
             # SQLite keeps a time as text: turned into RFC 3339 by _time_text directly,
             # never parsed into a datetime only to be formatted again.
@@ -178,7 +220,7 @@ def _columns(dialect: str, rank: int) -> tuple[Any, ...]:
                 for key, c in zip(VISIT_KEYS, columns, strict=True)
             ]
         return tuple(columns)
-    return tuple(table.c)
+    return tuple(stored.c)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -197,8 +239,8 @@ def _time_text(dialect: Dialect) -> Callable[[Any], str | None]:
     """How a visit's time column, as _rows_statement reads it, becomes RFC 3339 text."""
     if dialect.name != "sqlite":
         return rfc3339
-    column_type = Visit.__table__.c.received_at.type
-    parse = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    column_type = table(Visit).c.received_at.type
+    parse: Any = column_type.dialect_impl(dialect).result_processor(dialect, None)
 
     def text(value: str | None) -> str | None:
         # The stored text is UTC without a zone, 'YYYY-MM-DD HH:MM:SS' with or without
@@ -213,7 +255,8 @@ def _time_text(dialect: Dialect) -> Callable[[Any], str | None]:
                 if value.endswith("000000"):
                     return f"{value[:10]}T{value[11:19]}Z"
                 return f"{value[:10]}T{value[11:]}Z"
-        return rfc3339(parse(value) if parse else value)
+        parsed: Any = parse(value) if parse else value
+        return rfc3339(parsed)
 
     return text
 
@@ -260,9 +303,9 @@ def pull_page(
     for rank in {r for r, _ in missing}:
         # Only when the database orders keys unlike Python (a collation ignoring case or
         # dashes): the range then differs from the page, so read the rest by primary key.
-        table = PULLED_MODELS[ENTITIES[rank]].__table__
+        stored = table(_model(rank))
         wanted = [key for r, key in missing if r == rank]
-        query = select(*_columns(dialect.name, rank)).where(table.c.id.in_(wanted))
+        query = select(*_columns(dialect.name, rank)).where(stored.c.id.in_(wanted))
         rows.update(((rank, row.id), row) for row in connection.execute(query).all())
     page = [(ENTITIES[rank], rows[rank, key]) for _, rank, key in page_keys]
     return _dump(page, _time_text(dialect)), new_position, has_more
@@ -297,7 +340,11 @@ def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -
         usernames = dict(
             db.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
         )
-    shown = {"ward": refs.__getitem__, "group": refs.get, "canvasser": usernames.get}
+    shown: dict[str, Callable[[Any], Any]] = {
+        "ward": refs.__getitem__,
+        "group": refs.get,
+        "canvasser": usernames.get,
+    }
     household_refs = [(_H[key], shown[key]) for key in HOUSEHOLD_REFS]
     visit_refs = [(_V[key], shown[key]) for key in VISIT_REFS]
     h_id, h_version, h_merged = _H["id"], _H["version"], _H["merged_into"]
@@ -315,7 +362,7 @@ def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -
                 values[i] = show(values[i])
             for i in _V_TIMES:
                 values[i] = time_text(values[i])
-            values[v_flags] = flags_list(values[v_flags])
+            values[v_flags] = _flags_list(values[v_flags])
             append(
                 {
                     "entity": "visit",

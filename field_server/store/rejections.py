@@ -1,4 +1,4 @@
-"""Rejected mutations kept in the device ledger (API §4.1, §5 GET /rejections): listing
+"""Rejected mutations kept in the device ledger (docs/api-conflicts.md): listing
 those not yet re-applied, newest first, and loading one to re-apply.
 
 A rejection belongs to the ward it was aimed at (``device_mutations.ward_id``). When that
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -22,7 +22,7 @@ from ..models import Assignment, DeviceMutation, Unit, User
 DM = DeviceMutation
 
 
-def _owners_under(roots: Sequence[str], now: datetime):  # type: ignore[no-untyped-def]
+def _owners_under(roots: Sequence[str], now: datetime) -> Select[int]:
     """User ids with an open assignment at or below one of the unit paths."""
     return (
         select(Assignment.user_id)
@@ -34,7 +34,7 @@ def _owners_under(roots: Sequence[str], now: datetime):  # type: ignore[no-untyp
     )
 
 
-def _in_units(roots: Sequence[str], now: datetime, ward: type[Unit]):  # type: ignore[no-untyped-def]
+def _in_units(roots: Sequence[str], now: datetime, ward: type[Unit]) -> ColumnElement[bool]:
     if not roots:
         return false()
     return or_(
@@ -76,7 +76,7 @@ def list_rejections(
             )
         )
     query = query.order_by(DM.received_at.desc(), DM.device_id.desc(), DM.mutation_id.desc())
-    rows = [
+    rows: list[tuple[DeviceMutation, str, str | None]] = [
         (row[0], row[1], f"{row[2]}:{row[3]}" if row[2] is not None else None)
         for row in db.session.execute(query.limit(limit + 1))
     ]
@@ -101,3 +101,10 @@ def rejection_for_update(
         query.with_for_update(of=DM).execution_options(populate_existing=True)
     ).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+def resolve(row: DeviceMutation, *, by: str, at: datetime) -> None:
+    """Mark a rejection re-applied: it leaves the list; the device's ledger answer stays."""
+    row.resolved_at = at
+    row.resolved_by = by
+    db.session.flush()

@@ -1,5 +1,6 @@
 """Persisting a review (API §5): load the visits, write the plan of domain/review.py, recount
-the households whose visits stopped (or started again) counting.
+the households whose visits stopped (or started again) counting (services/visits.py runs
+them in one write).
 
 Set-based whatever the number of visits: one SELECT per 500 ids, one UPDATE per queue rank
 and 500 ids, one SELECT of the households' visits and one executemany for the households
@@ -67,6 +68,16 @@ def load_targets(ids: Sequence[str], *, lock: bool = False) -> dict[str, LoadedT
                 row.path,
             )
     return found
+
+
+def reload_locked(ids: Sequence[str]) -> dict[str, LoadedTarget] | None:
+    """On PostgreSQL, the targets read again with their rows locked, once the households
+    are locked too: the state the review replaces (a merge may have moved a visit since the
+    first read). None on SQLite, whose write transaction has held the whole database since
+    it began, so the first read stands."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    return load_targets(ids, lock=True)
 
 
 def apply_review(plan: ReviewPlan) -> None:

@@ -5,7 +5,7 @@ rotates to a new token of the same family; revoking the family ends every token 
 Rows that a concurrent request may change are read ``FOR UPDATE`` on PostgreSQL (SQLite's
 ``BEGIN IMMEDIATE`` already serialises writers), so two rotations of one token, or a login
 racing a revocation, are decided one after the other. Functions run in the caller's
-transaction: wrap writes in ``store.engine.write_transaction()``.
+transaction: operations write through ``services.writes.run_write``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import Assignment, Device, RefreshFamily, RefreshToken, Unit, User
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE matched (execute() is typed as returning a plain Result)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _insert(model: type) -> sqlite.Insert | postgresql.Insert:
@@ -53,6 +59,23 @@ def device_for_login(device_id: str, user_id: int, name: str | None, now: dateti
     ).scalar_one()
 
 
+def take_over_device(device: Device, user_id: int, now: datetime) -> int:
+    """A shared tablet passes to another user: its mutation numbering goes on, and the
+    previous owner's sessions on it end. Returns how many sessions ended."""
+    ended = revoke_families(
+        "device_reassigned", now, device_id=device.device_id, except_user_id=user_id
+    )
+    device.user_id = user_id
+    return ended
+
+
+def note_device_seen(device: Device, now: datetime, name: str | None = None) -> None:
+    """A login or refresh from the device: seen now; a name given replaces the stored one."""
+    if name:
+        device.name = name
+    device.last_seen_at = now
+
+
 def get_device(device_id: str, *, for_update: bool = False) -> Device | None:
     query = select(Device).where(Device.device_id == device_id)
     if for_update:
@@ -72,14 +95,14 @@ def device_with_owner(device_id: str, *, for_update: bool = False) -> tuple[Devi
     return (row[0], row[1]) if row else None
 
 
-def _open_assignment_under(roots: Sequence[str], now: datetime):  # type: ignore[no-untyped-def]
+def _open_assignment_under(roots: Sequence[str], now: datetime) -> Select[Any]:
     """User ids with an open assignment at or below one of the unit paths."""
     return (
         select(Assignment.user_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .where(
             or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
-            or_(*[Unit.path.startswith(path) for path in roots]) if roots else False,
+            or_(*[Unit.path.startswith(path) for path in roots]) if roots else false(),
         )
     )
 
@@ -111,9 +134,10 @@ def list_devices(
     return rows[:limit], len(rows) > limit
 
 
-def revoke_device(device: Device, by_user_id: int, now: datetime) -> int:
+def revoke_device(device: Device, by_user_id: int | None, now: datetime) -> int:
     """Mark the device revoked and end every refresh family bound to it, whoever owns them;
-    returns the number of families ended."""
+    returns the number of families ended. ``by_user_id`` is None when an operator revokes it
+    from the command line."""
     device.revoked_at = now
     device.revoked_by = by_user_id
     db.session.flush()
@@ -139,7 +163,7 @@ def revoke_families(
     if except_user_id is not None:
         query = query.where(RefreshFamily.user_id != except_user_id)
     result = db.session.execute(query.values(revoked_at=now, revoked_reason=reason))
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 # --- families and tokens -------------------------------------------------------------------
@@ -209,7 +233,7 @@ def revoke_family(family_id: str, reason: str, now: datetime) -> bool:
         .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
-    return bool(result.rowcount)
+    return rowcount(result) > 0
 
 
 def family_of_access_token(user_id: int, access_jti: str) -> str | None:

@@ -46,13 +46,14 @@ from ..models import (
     Revision,
     Unit,
     Visit,
+    table,
 )
 from . import changes, figures
 from .batching import chunks
 
-H: Table = Household.__table__  # type: ignore[assignment]
-V: Table = Visit.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
+H = table(Household)
+V = table(Visit)
+U = table(Unit)
 
 
 def lock_device(device_id: str) -> Device:
@@ -61,6 +62,11 @@ def lock_device(device_id: str) -> Device:
         select(Device).where(Device.device_id == device_id).with_for_update()
     ).scalar_one()
     return device
+
+
+def get_device(device_id: str) -> Device | None:
+    """The device row, read (``GET /sync/status``)."""
+    return db.session.get(Device, device_id)
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -91,7 +97,7 @@ def _unit_info(row: Any) -> UnitInfo:
 
 
 def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dict[int, UnitInfo]]:
-    rows = []
+    rows: list[Any] = []
     pairs = [r.split(":", 1) for r in refs if r.count(":") == 1]
     by_scheme: dict[str, list[str]] = {}
     for scheme, code in pairs:
@@ -101,8 +107,8 @@ def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dic
             rows += db.session.execute(
                 select(U).where(U.c.scheme == scheme, U.c.code.in_(chunk))
             ).all()
-    for chunk in chunks(ids):
-        rows += db.session.execute(select(U).where(U.c.id.in_(chunk))).all()
+    for id_chunk in chunks(ids):
+        rows += db.session.execute(select(U).where(U.c.id.in_(id_chunk))).all()
     infos = [_unit_info(r) for r in rows]
     return {u.ref: u for u in infos}, {u.id: u for u in infos}
 
@@ -178,7 +184,7 @@ def load_push_context(
     times: list[datetime] = []
     for raw in raws:
         kind, record_id = raw.get("type"), _str(raw.get("id"))
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        data: dict[str, Any] = raw["data"] if isinstance(raw.get("data"), dict) else {}
         if kind == "household.upsert" and record_id:
             household_ids.add(record_id)
             unit_refs.update(r for r in (_str(data.get("ward")), _str(data.get("group"))) if r)
@@ -191,7 +197,7 @@ def load_push_context(
             if (when := _parse_time(data.get("visited_at"))) is not None:
                 times.append(when)
 
-    visit_rows = []
+    visit_rows: list[Any] = []
     for chunk in chunks(visit_ids):
         visit_rows += db.session.execute(select(V).where(V.c.id.in_(chunk))).all()
     household_ids.update(r.household_id for r in visit_rows)
@@ -203,7 +209,7 @@ def load_push_context(
     # before their visits are read. SQLite's writers run one at a time anyway.
     lock = db.session.get_bind().dialect.name == "postgresql"
     while wanted:  # follow merge chains to their survivors
-        found = []
+        found: list[Any] = []
         for chunk in chunks(sorted(wanted)):
             statement = select(H).where(H.c.id.in_(chunk))
             if lock:
@@ -222,10 +228,10 @@ def load_push_context(
     revisions: dict[tuple[str, str], list[RevisionInfo]] = {}
     for entity, ids in (("household", household_rows), ("visit", visit_ids)):
         for chunk in chunks(ids):
-            rows = db.session.execute(
+            found_revisions = db.session.execute(
                 select(Revision).where(Revision.entity == entity, Revision.entity_id.in_(chunk))
             ).scalars()
-            for rev in rows:
+            for rev in found_revisions:
                 revisions.setdefault((entity, rev.entity_id), []).append(
                     RevisionInfo(
                         version=rev.version,
@@ -460,7 +466,7 @@ def write_push(
     _insert_many(V, new_visits)
     _bulk_update(V, changed_visits)
     _insert_many(
-        Revision.__table__,  # type: ignore[arg-type]
+        table(Revision),
         [
             r
             | {
@@ -475,14 +481,14 @@ def write_push(
     )
     if plan.conflicts:
         db.session.execute(
-            insert(Conflict.__table__),
+            insert(table(Conflict)),
             [
                 c | {"fields": json.dumps(c["fields"], ensure_ascii=False, default=str)}
                 for c in plan.conflicts
             ],
         )
     _insert_many(
-        DeviceMutation.__table__,  # type: ignore[arg-type]
+        table(DeviceMutation),
         [
             r
             | {

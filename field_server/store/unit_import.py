@@ -1,11 +1,13 @@
-"""Loading a units CSV into the unit tree (API §8 `units import`), set-based, in one go.
+"""Loading a units CSV into the unit tree (`field-server units import`, docs/cli.md),
+set-based, in one go.
 
-``import_units`` runs the whole import in one write transaction: it fetches the stored
-units the file names, lets ``domain.geography`` validate and plan, then writes the plan with a
-handful of statements per tree level (bulk INSERT ... RETURNING for new units, one UPDATE
-setting the path of every new unit of a level, one executemany UPDATE for changed units).
-A rejected file raises ``ImportRejected`` before anything is written, and the transaction
-rolls back on any other error, so the table is either fully updated or untouched.
+``plan_import`` fetches the stored units the file names and lets ``domain.geography``
+validate and plan; ``write_plan`` writes the plan with a handful of statements per tree
+level (bulk INSERT ... RETURNING for new units, one UPDATE setting the path of every new
+unit of a level, one executemany UPDATE for changed units) and returns the ids to stamp.
+The operation (services/units.py) runs both in one write transaction: a rejected file
+raises ``ImportRejected`` before anything is written, and the transaction rolls back on any
+other error, so the table is either fully updated or untouched.
 
 Paths (``/<root id>/.../<own id>/``) of new units are computed in SQL from the parent's
 path; a unit whose parent changes has its own path and its whole subtree's rewritten by one
@@ -33,10 +35,10 @@ from domain.geography import (
 )
 
 from ..extensions import db
-from ..models import Unit
-from . import audit, changes
+from ..models import Unit, table
 from .batching import chunks
-from .engine import write_transaction
+
+UNITS = table(Unit)
 
 
 @dataclass(frozen=True)
@@ -50,46 +52,13 @@ class ImportCounts:
         return cls(plan.count("create"), plan.count("update"), plan.count("unchanged"))
 
 
-def import_units(
-    parsed: ParsedFile,
-    *,
-    ward_target_rate: float,
-    now: datetime,
-    actor: str | None = None,
-    dry_run: bool = False,
-) -> ImportCounts:
-    """Validate and apply a parsed file in its own write transaction (see module doc)."""
-    with write_transaction():
-        return apply_units_import(
-            parsed, ward_target_rate=ward_target_rate, now=now, actor=actor, dry_run=dry_run
-        )
-
-
-def apply_units_import(
-    parsed: ParsedFile,
-    *,
-    ward_target_rate: float,
-    now: datetime,
-    actor: str | None = None,
-    dry_run: bool = False,
-) -> ImportCounts:
-    """The import inside the caller's write transaction (the demo loader adds its users to
-    the same transaction). Raises ``ImportRejected`` before writing when the file is bad."""
+def plan_import(
+    parsed: ParsedFile, *, ward_target_rate: float
+) -> tuple[ImportPlan, dict[UnitKey, StoredUnit]]:
+    """What the file would change, against the stored units it names. Raises
+    ``ImportRejected`` when the file is bad."""
     stored = stored_units(parsed.keys())
-    plan = plan_units_import(parsed, stored, ward_target_rate=ward_target_rate)
-    counts = ImportCounts.of(plan)
-    if dry_run or counts.created + counts.updated == 0:
-        return counts
-    _apply(plan, stored, now)
-    audit.record(
-        action="units.import",
-        actor=actor,
-        target=None,
-        client_address=None,
-        at=now,
-        details={"created": counts.created, "updated": counts.updated},
-    )
-    return counts
+    return plan_units_import(parsed, stored, ward_target_rate=ward_target_rate), stored
 
 
 def stored_units(keys: Iterable[UnitKey]) -> dict[UnitKey, StoredUnit]:
@@ -129,9 +98,11 @@ def stored_units(keys: Iterable[UnitKey]) -> dict[UnitKey, StoredUnit]:
     return found
 
 
-def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -> None:
+def write_plan(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -> list[int]:
+    """Write the new and changed units of the plan; their ids (tablets pull units by the
+    change sequence, so they need a new position)."""
     ids: dict[UnitKey, int] = {key: unit.id for key, unit in stored.items() if unit.id}
-    table = Unit.__table__
+    table = UNITS
     touched: list[UnitKey] = []
     # Level by level, top down: a level's parents (new, moved or untouched) are final by the
     # time its own units are inserted or moved, whatever order the file had.
@@ -173,8 +144,7 @@ def _apply(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetime) -
                     ids[unit.key],
                     ids[(unit.scheme, unit.parent_code)] if unit.parent_code else None,
                 )
-    # Tablets pull units by the change sequence: new and changed units get a new position.
-    changes.stamp({"unit": [ids[key] for key in touched]})
+    return [ids[key] for key in touched]
 
 
 def _set_new_paths(level: str) -> None:
@@ -191,7 +161,7 @@ def _set_new_paths(level: str) -> None:
 
 def _update_changed(units: list[PlannedUnit], ids: dict[UnitKey, int], now: datetime) -> None:
     """One executemany UPDATE for a chunk of changed units; version moves by one."""
-    table = Unit.__table__
+    table = UNITS
     db.session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))
@@ -236,7 +206,7 @@ def _move_subtree(unit_id: int, parent_id: int | None) -> None:
     )
 
 
-def dump_units(scheme: str | None = None) -> list[Unit]:
+def all_units(scheme: str | None = None) -> list[Unit]:
     """Every unit (of a scheme), parents before children, for `units list`."""
     query = select(Unit).order_by(Unit.scheme, Unit.path)
     if scheme:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from domain.roles import Scope
 
@@ -63,7 +63,7 @@ def assigned_roots(user_id: int, ended_after: datetime) -> list[tuple[int, str]]
     return [(row.id, row.path) for row in rows]
 
 
-def scope_condition(scope: Scope):  # type: ignore[no-untyped-def]
+def scope_condition(scope: Scope) -> ColumnElement[bool] | None:
     """A WHERE clause selecting the units in scope and their ancestors."""
     if scope.everything:
         return None

@@ -1,11 +1,13 @@
 """A canvassed world for the review queue, review, household and audit tests: visits pushed
-by real tablets in two wards, and a statement counter for the "no query per row" checks."""
+by real tablets in two wards, a statement counter for the "no query per row" checks, and a
+check that an answer is what its output schema declares."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -106,3 +108,48 @@ def counted_statements(app: Any) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+def assert_fits(schema: Any, data: Any, where: str = "") -> None:
+    """``data`` (a decoded JSON answer) has exactly the keys the output schema declares, in
+    its order, each of the declared type and passing its validators (null only where the
+    schema allows it)."""
+    declared = [field.data_key or name for name, field in schema.fields.items()]
+    assert isinstance(data, dict) and list(data) == declared, where
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        _assert_field_fits(field, data[key], f"{where}.{key}")
+
+
+def _assert_field_fits(field: Any, value: Any, where: str) -> None:
+    from marshmallow import fields
+
+    from schemas import Timestamp
+
+    if value is None:
+        assert field.allow_none, f"{where} is null"
+        return
+    if isinstance(field, fields.Nested):
+        assert_fits(field.schema, value, where)
+        return
+    if isinstance(field, fields.List):
+        assert isinstance(value, list), where
+        for index, item in enumerate(value):
+            _assert_field_fits(field.inner, item, f"{where}[{index}]")
+    elif isinstance(field, Timestamp):
+        assert isinstance(value, str) and value.endswith("Z"), where
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif isinstance(field, fields.Boolean):
+        assert isinstance(value, bool), where
+    elif isinstance(field, fields.Integer):
+        assert isinstance(value, int) and not isinstance(value, bool), where
+    elif isinstance(field, fields.Float):
+        assert isinstance(value, int | float) and not isinstance(value, bool), where
+    elif isinstance(field, fields.String):
+        assert isinstance(value, str), where
+    elif isinstance(field, fields.Dict):
+        assert isinstance(value, dict), where
+    else:
+        raise AssertionError(f"{where}: no check for {type(field).__name__}")
+    for validator in field.validators:
+        validator(value)

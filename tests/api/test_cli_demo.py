@@ -155,3 +155,30 @@ def test_demo_day_leaves_reviews_a_merge_and_an_open_duplicate(app, runner, clie
     ).get_json()["items"]
     assert sorted(c["status"] for c in conflicts) == ["open", "resolved"]
     assert runner.invoke(args=["stats", "verify"]).exit_code == 0
+
+
+def test_the_hint_to_start_the_server_is_left_out_on_request(app, runner):
+    """`make run` starts the server right after the demo: it passes --no-hint."""
+    quiet = runner.invoke(args=["demo", "--if-empty", "--no-hint"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "Demo loaded." in quiet.output
+    assert "field-server serve" not in quiet.output
+
+
+def test_demo_leaves_the_audit_rows_of_units_import_and_users_create(app, runner):
+    """The demo loads through the operations of `units import` and `users create`."""
+    from field_server.extensions import db
+    from field_server.models import AuditEntry
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Start the server with: field-server serve" in result.output
+    with app.app_context():
+        statement = select(AuditEntry.action, AuditEntry.actor, AuditEntry.target)
+        rows = db.session.execute(statement.order_by(AuditEntry.id)).all()
+        db.session.rollback()
+    imports = [r for r in rows if r.action == "units.import"]
+    created = [r.target for r in rows if r.action == "user.create"]
+    assert len(imports) == 1 and imports[0].actor.startswith("cli")
+    assert created == ["admin", "dt.vangiang", "sv.vangiang", "sv.xuanquan", "cv.vg.001",
+                       "cv.vg.002", "cv.vg.003", "cv.xq.001", "cv.cc.001"]  # fmt: skip

@@ -1,9 +1,12 @@
 """field-server users ...: the operator's commands, with the same rules as the API."""
 
+import json
+
 import pytest
+from sqlalchemy import select
 
 from field_server.extensions import db
-from field_server.models import AuditEntry, LoginFailure, User, utcnow
+from field_server.models import Assignment, AuditEntry, LoginFailure, User, utcnow
 
 
 def user_row(app, username):
@@ -141,3 +144,89 @@ def test_changes_are_audited_as_the_command_line(world, runner):
     with world.app.app_context():
         row = db.session.query(AuditEntry).filter_by(target="cv.vg.002").one()
         assert row.action == "user.update" and row.actor.startswith("cli")
+
+
+def traces(app, username):
+    """What creating a user left behind, minus what differs between any two users: the
+    user row, their assignments (stamped for tablets to pull) and their audit rows."""
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        assignments = db.session.execute(
+            select(Assignment).where(Assignment.user_id == user.id).order_by(Assignment.id)
+        ).scalars()
+        audits = db.session.execute(
+            select(AuditEntry).where(AuditEntry.target == username).order_by(AuditEntry.id)
+        ).scalars()
+        found = {
+            "user": {
+                "role": user.role,
+                "full_name": user.full_name,
+                "active": user.active,
+                "token_version": user.token_version,
+                "argon2id": user.password_hash.startswith("$argon2id$"),
+                "created_is_updated": user.created_at == user.updated_at,
+            },
+            "assignments": [
+                {
+                    "unit": a.unit.ref,
+                    "open": a.ends_at is None,
+                    "version": a.version,
+                    "stamped": a.change_seq > 0,
+                    "starts_with_the_user": a.starts_at == user.created_at,
+                }
+                for a in assignments
+            ],
+            "audit": [
+                {
+                    "action": row.action,
+                    "at_creation": row.at == user.created_at,
+                    "details": json.loads(row.details),
+                    "actor": row.actor,
+                    "client_address": row.client_address,
+                }
+                for row in audits
+            ],
+        }
+        db.session.rollback()
+    return found
+
+
+def test_the_api_and_the_command_line_create_a_user_alike(world, runner, client):
+    units = ["gso-2020:12019-01", "gso-2020:12019"]
+    response = client.post(
+        "/api/v1/users",
+        json={"username": "cv.api.001", "role": "canvasser", "units": units, "full_name": "A"},
+        headers=world.headers(client, "admin"),
+    )
+    assert response.status_code == 201, response.get_json()
+    unit_args = [arg for ref in units for arg in ("--unit", ref)]
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "cv.cli.001",
+            "--role",
+            "canvasser",
+            *unit_args,
+            "--full-name",
+            "A",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+
+    by_api, by_cli = traces(world.app, "cv.api.001"), traces(world.app, "cv.cli.001")
+    assert by_api["user"] == by_cli["user"]
+    assert by_api["assignments"] == by_cli["assignments"]
+    assert [a["unit"] for a in by_cli["assignments"]] == units
+    assert all(a["stamped"] and a["starts_with_the_user"] for a in by_cli["assignments"])
+    # One audit row each: same action, target (the username), time and details, apart from
+    # who did it and from where.
+    (api_row,), (cli_row,) = by_api["audit"], by_cli["audit"]
+    assert api_row.pop("actor") == "admin" and api_row.pop("client_address")
+    assert cli_row.pop("actor").startswith("cli") and cli_row.pop("client_address") is None
+    assert api_row == cli_row
+    assert cli_row == {
+        "action": "user.create",
+        "at_creation": True,
+        "details": {"role": "canvasser", "units": units},
+    }

@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from field_server.extensions import db
 from field_server.models import Conflict, Household, Revision, Visit
+from schemas.conflicts import ConflictSchema
 
+from .review_helpers import assert_fits
 from .supervision_helpers import assert_error, assert_figures_right, audit_rows, open_conflicts
 from .sync_helpers import WARD_A, WARD_B, Tablet
 
@@ -125,6 +127,7 @@ def test_list_shows_conflicts_newest_first_in_pages(client, tablet, sv):
         "resolved_by": None,
     }
     assert item["created_at"].endswith("Z")
+    assert_fits(ConflictSchema(), item)
 
 
 def test_list_filters_by_status_and_kind(client, tablet, sv):
@@ -171,6 +174,7 @@ def test_take_client_writes_the_tablets_values_as_a_supervisor(app, client, tabl
     response = resolve(client, conflict_id, sv, resolution="take_client")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
+    assert_fits(ConflictSchema(), body)
     assert body["status"] == "resolved" and body["resolved_by"] == "sv.vangiang"
     assert body["resolved_at"].endswith("Z")
 
@@ -230,8 +234,9 @@ def test_set_writes_given_values_checked_by_the_field_rules(app, client, tablet,
     )
     assert "installed_during" in body["errors"]
     # Only the conflict's own fields.
+    english = {**sv, "Accept-Language": "en"}
     body = assert_error(
-        resolve(client, conflict_id, sv, resolution="set", values={"adults": 9}),
+        resolve(client, conflict_id, english, resolution="set", values={"adults": 9}),
         422,
         "validation_failed",
     )
@@ -283,6 +288,7 @@ def test_dismiss_closes_without_touching_the_record(app, client, tablet, sv):
     response = client.post(f"{CONFLICTS}/{conflict_id}/dismiss", headers=sv)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "dismissed"
+    assert_fits(ConflictSchema(), response.get_json())
     assert visit_row(app, visit_id).version == version
     assert open_conflicts(app, WARD_A) == 0
     [entry] = audit_rows(app, "conflict.dismiss")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.conflicts import DuplicateSuggestionSchema
+
+from .review_helpers import assert_fits
 from .supervision_helpers import assert_error
 from .sync_helpers import WARD_A, Tablet
 
@@ -67,6 +70,8 @@ def test_suggestions_conflicts_first_then_by_score(client, sv, ward):
         frozenset({ids["similar_1"], ids["similar_2"]}),
         frozenset({ids["near_1"], ids["near_2"]}),
     ]
+    for item in body["items"]:
+        assert_fits(DuplicateSuggestionSchema(), item)
     first, similar, near = body["items"]
     assert first["conflict_id"] == conflict_id
     assert first["reasons"] == ["same_address", "same_head_name"]
@@ -129,7 +134,8 @@ def test_duplicates_roles(client, world, ward):
     district = client.get(f"{DUPLICATES}?ward={WARD_A}", headers=officer)
     assert district.status_code == 200 and len(district.get_json()["items"]) == 3
     # Suggestions are made within one ward: a district is refused.
-    whole = client.get(f"{DUPLICATES}?ward=gso-2020:326", headers=officer)
+    english = {**officer, "Accept-Language": "en"}
+    whole = client.get(f"{DUPLICATES}?ward=gso-2020:326", headers=english)
     assert assert_error(whole, 422, "validation_failed")["errors"] == {"ward": ["Name a ward."]}
     far = client.get(f"{DUPLICATES}?ward={WARD_A}", headers=world.headers(client, "sv.hiennam"))
     assert_error(far, 404, "not_found")

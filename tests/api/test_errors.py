@@ -142,8 +142,126 @@ def test_default_body_limit_is_5_mb(app):
 
 def test_registry_codes_all_have_both_languages():
     from field_server.errors import ERRORS
+    from field_server.messages import VI, placeholders
 
     for code, spec in ERRORS.items():
         assert code == code.lower() and " " not in code
-        assert spec.en and spec.vi and spec.en != spec.vi, code
+        vi = VI.get(spec.message)
+        assert spec.message and vi and vi != spec.message, code
+        assert set(placeholders(vi)) == set(placeholders(spec.message)), code
         assert 400 <= spec.status <= 599
+
+
+# --- one language per answer: the message and the field errors under it -----------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message", "unknown", "missing"),
+    [
+        (
+            None,
+            "Một số trường bị thiếu hoặc không hợp lệ.",
+            "Trường không xác định.",
+            "Thiếu dữ liệu cho trường bắt buộc.",
+        ),
+        (
+            "en",
+            "Some fields are missing or invalid.",
+            "Unknown field.",
+            "Missing data for required field.",
+        ),
+    ],
+)
+def test_field_errors_speak_the_language_of_the_message(client, header, message, unknown, missing):
+    headers = {"Accept-Language": header} if header else {}
+    response = client.post(
+        "/api/v1/auth/login", json={"username": "a", "is_admin": True}, headers=headers
+    )
+    body = assert_envelope(response, 422, "validation_failed")
+    assert body["message"] == message
+    assert body["errors"] == {"is_admin": [unknown], "password": [missing]}
+
+
+def test_the_body_check_speaks_vietnamese_too(client):
+    body = assert_envelope(client.post("/api/v1/auth/login", json=[1]), 422, "validation_failed")
+    assert body["errors"] == {"_schema": ["Nội dung phải là một đối tượng JSON."]}
+
+
+@pytest.fixture
+def refusing_app(make_app):
+    """Views that refuse the ways services and rules do: field errors with values, a rule's
+    SyncError, a re-applied rejection refused again with the rule's message."""
+    from domain.validation import clean_visit
+    from field_server.errors import ApiError
+
+    app = make_app()
+
+    def unknown_unit():
+        raise ApiError("validation_failed", errors={"units": {"0": ["Unknown unit gso-2020:99."]}})
+
+    def rule():
+        clean_visit({"outcome": "installed", "lat": 91, "lon": 10}, creating=True)
+
+    def again():
+        raise ApiError(
+            "mutation_rejected",
+            errors={"household_id": ["Required."]},
+            details={"reason": "validation_failed", "reason_message": "The visit is invalid."},
+        )
+
+    app.add_url_rule("/api/v1/_unknown_unit", view_func=unknown_unit)
+    app.add_url_rule("/api/v1/_rule", view_func=rule)
+    app.add_url_rule("/api/v1/_again", view_func=again)
+    return app.test_client()
+
+
+def test_values_in_messages_are_kept(refusing_app):
+    body = assert_envelope(refusing_app.get("/api/v1/_unknown_unit"), 422, "validation_failed")
+    assert body["errors"] == {"units": {"0": ["Không có đơn vị gso-2020:99."]}}
+    english = refusing_app.get("/api/v1/_unknown_unit", headers={"Accept-Language": "en"})
+    assert english.get_json()["errors"] == {"units": {"0": ["Unknown unit gso-2020:99."]}}
+
+
+def test_a_rules_refusal_is_answered_in_one_language(refusing_app):
+    body = assert_envelope(refusing_app.get("/api/v1/_rule"), 422, "validation_failed")
+    assert body["errors"] == {
+        "household_id": ["Bắt buộc phải có."],
+        "visited_at": ["Bắt buộc phải có."],
+        "lat": ["Phải là số từ -90 đến 90, hoặc null."],
+    }
+
+
+def test_a_detail_that_is_a_message_is_translated_in_the_message_only(refusing_app):
+    body = assert_envelope(refusing_app.get("/api/v1/_again"), 422, "mutation_rejected")
+    assert body["message"] == (
+        "Thay đổi lại bị từ chối (validation_failed): Lượt thăm hộ không hợp lệ."
+    )
+    assert body["errors"] == {"household_id": ["Bắt buộc phải có."]}
+    # details are machine-readable facts: they stay as the rule wrote them.
+    assert body["details"]["reason_message"] == "The visit is invalid."
+
+
+def test_nul_characters_in_bodies_queries_and_paths_are_refused(world, client):
+    headers = world.headers(client, "admin")
+    body = client.patch("/api/v1/users/cv.vg.001", json={"full_name": "A\x00B"}, headers=headers)
+    assert body.status_code == 422
+    assert list(body.get_json()["errors"]) == ["full_name"]
+    query = client.get("/api/v1/households", query_string={"q": "ng\x00õ"}, headers=headers)
+    assert query.status_code == 422
+    path = client.get("/api/v1/visits/a%00b", headers=headers)
+    assert path.status_code == 404
+    login = client.post("/api/v1/auth/login", json={"username": "a\x00", "password": "x" * 12})
+    assert login.status_code == 422
+
+
+def test_dates_outside_any_campaign_are_422_not_500(world, client):
+    headers = world.headers(client, "admin")
+    for path, params in [
+        ("/api/v1/visits", {"from": "0001-01-01"}),
+        ("/api/v1/audit", {"to": "9999-12-31"}),
+        ("/api/v1/stats", {"unit": "gso-2020:12019", "from": "0001-01-01"}),
+        ("/api/v1/stats", {"unit": "gso-2020:12019", "to": "9999-12-31"}),
+    ]:
+        answer = client.get(path, query_string=params, headers=headers)
+        assert answer.status_code == 422, (path, params, answer.get_json())
+        assert answer.get_json()["code"] == "validation_failed"

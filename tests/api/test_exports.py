@@ -162,6 +162,41 @@ def test_lang_vi_semicolon_and_no_bom(world, client, canvassed):
     assert {r[5] for r in rows} == {"12019", "12022"}
 
 
+def test_semicolon_writes_decimals_with_a_comma(world, client, canvassed):
+    """sep=semicolon is for Excel with Vietnamese regional settings, whose decimal mark is
+    a comma: it would read 72.63 wrong."""
+    headers = world.headers(client, "admin")
+    data = download(client, headers, "units.csv", unit=DISTRICT, to="2020-08-20", sep="semicolon")
+    rows = read_csv(data.data, sep=";")
+    ward = next(r for r in rows if r["ward_code"] == "12019")
+    totals = stats_children(client, headers, DISTRICT, "2020-08-20")["12019"]["totals"]
+    assert ward["target_rate"] == "0,6"
+    for name in ("coverage", "coverage_of_counted", "coverage_of_smartphones"):
+        assert "." not in ward[name] and float(ward[name].replace(",", ".")) == totals[name]
+    assert ward["adult_population"] == "9000"  # integers as they are
+    assert int(ward["installed"]) == totals["installed"]
+    report = read_csv(
+        download(
+            client, headers, "units.csv", unit=DISTRICT, to="2020-08-20", layout="report",
+            sep="semicolon",
+        ).data,
+        sep=";",
+    )  # fmt: skip
+    assert [r["pct_adult_population"] for r in report] == ["0,24", "0,0"]
+    visits = read_csv(
+        download(client, headers, "visits.csv", unit=WARD_A, sep="semicolon").data, ";"
+    )
+    first = next(r for r in visits if r["notes"] == "Đã cài cho cả nhà")
+    assert (first["lat"], first["lon"], first["adults"]) == ("20,9501", "105,9402", "4")
+    households = read_csv(
+        download(client, headers, "households.csv", unit=WARD_A, sep="semicolon").data, ";"
+    )
+    assert all("," in r["lat"] and "." not in r["lat"] for r in households if r["lat"])
+    # the default comma separator keeps the dot
+    comma = read_csv(download(client, headers, "units.csv", unit=DISTRICT, to="2020-08-20").data)
+    assert next(r for r in comma if r["ward_code"] == "12019")["target_rate"] == "0.6"
+
+
 # --- visits.csv and households.csv ---------------------------------------------------------
 
 
@@ -405,6 +440,39 @@ def test_each_export_writes_one_audit_row(world, client, canvassed):
     }
     assert second["kind"] == "units" and second["rows"] == 2 and second["format"] == "xlsx"
     assert rows[0].client_address
+
+
+def test_the_api_and_the_cli_leave_the_same_audit_row(world, client, runner, canvassed, tmp_path):
+    """The same export from the API and from `field-server export`: the same action,
+    target and details; only the actor (and the address) differ."""
+    admin = world.headers(client, "admin")
+    cases = [
+        ("visits.csv", {"unit": WARD_A, "to": "2020-08-20", "review_status": "pending"},
+         ["visits", "--unit", WARD_A, "--to", "2020-08-20", "--review-status", "pending"]),
+        ("units.xlsx", {"unit": DISTRICT, "to": "2020-08-20", "layout": "report"},
+         ["units", "--unit", DISTRICT, "--to", "2020-08-20", "--layout", "report",
+          "--format", "xlsx"]),
+        ("households.csv", {"unit": WARD_A}, ["households", "--unit", WARD_A]),
+        ("snapshot.sqlite", {"unit": DISTRICT}, ["snapshot", "--unit", DISTRICT]),
+    ]  # fmt: skip
+    for path, params, args in cases:
+        download(client, admin, path, **params)
+        result = runner.invoke(args=["export", *args, "-o", str(tmp_path / path)])
+        assert result.exit_code == 0, result.output
+    with world.app.app_context():
+        rows = list(
+            db.session.execute(
+                select(AuditEntry).where(AuditEntry.action == "export").order_by(AuditEntry.id)
+            ).scalars()
+        )
+    assert len(rows) == 2 * len(cases)
+    for api, cli in zip(rows[::2], rows[1::2], strict=True):
+        assert (api.action, api.target) == (cli.action, cli.target)
+        assert json.loads(api.details) == json.loads(cli.details)
+        assert api.actor == "admin" and cli.actor.startswith("cli")
+    details = [json.loads(r.details) for r in rows[::2]]
+    assert details[1]["filters"] == {"to": "2020-08-20", "layout": "report"}
+    assert details[3]["rows"] == 2 + 3 + len(TRICKY) + 1 + 3 + len(TRICKY)
 
 
 def test_empty_ward_exports_a_header_only(world, client):

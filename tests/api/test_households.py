@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.review_helpers import assert_error, canvass, counted_statements
+from schemas.households import HouseholdDetailSchema
+from schemas.records import HouseholdRecordSchema
+from tests.api.review_helpers import assert_error, assert_fits, canvass, counted_statements
 from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, WARD_C, Tablet
 
 HOUSEHOLDS = "/api/v1/households"
@@ -49,6 +51,8 @@ def test_a_supervisor_lists_the_households_of_their_ward(world, client, canvasse
     assert body["has_more"] is False and body["cursor"] is None
     shown = {item["id"]: item for item in body["items"]}[canvassed.households["h3"]]
     assert set(shown) == HOUSEHOLD_KEYS
+    for item in body["items"]:
+        assert_fits(HouseholdRecordSchema(), item)
     assert shown["ward"] == WARD_A and shown["group"] is None
     assert shown["head_name"] == "Lê Văn Cường"
     assert shown["installed"] == 1 and shown["priority_subjects"] == 1
@@ -132,6 +136,7 @@ def test_one_household_with_its_visits(world, client, canvassed):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert set(body) == HOUSEHOLD_KEYS | {"visits"}
+    assert_fits(HouseholdDetailSchema(), body)
     assert body["address"] == "Số 12, ngõ 34, phố Hiến Nam"
     # newest first, shown as the review queue shows visits
     assert [v["id"] for v in body["visits"]] == [

@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from field_server.extensions import db
 from field_server.models import Conflict, Household, Visit
+from schemas.records import HouseholdRecordSchema
 
+from .review_helpers import assert_fits
 from .supervision_helpers import assert_error, assert_figures_right, audit_rows, open_conflicts
 from .sync_helpers import WARD_A, WARD_B, Tablet, counts
 
@@ -59,6 +61,7 @@ def test_merge_moves_visits_and_leaves_a_tombstone(app, client, tablet, sv, pair
     response = merge(client, duplicate, kept, sv)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
+    assert_fits(HouseholdRecordSchema(), body)
     assert body["id"] == kept and body["merged_into"] is None and body["ward"] == WARD_A
     # Counters from both visits now: the latest (16 Aug) gives adults and smartphones,
     # installs are the largest seen.
@@ -118,7 +121,7 @@ def test_merge_stays_within_one_ward(app, client, world, tablet, sv, pair):
     other = Tablet(world, client, "cv.xq.001")
     elsewhere = other.household(ward=WARD_B, address="Thôn 1, xã Xuân Quan")
     other.push([elsewhere])
-    admin = world.headers(client, "admin")
+    admin = {**world.headers(client, "admin"), "Accept-Language": "en"}
     for into in (elsewhere["id"], "00000000-0000-4000-8000-000000000000"):
         body = assert_error(merge(client, kept, into, admin), 422, "validation_failed")
         assert body["errors"] == {"into": ["No household with this id in this ward."]}

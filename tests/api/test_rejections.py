@@ -1,4 +1,4 @@
-"""GET /api/v1/rejections and POST /rejections/{id}/apply (API §4.1, §5), with rejections
+"""GET /api/v1/rejections and POST /rejections/{id}/apply (docs/api-conflicts.md), with rejections
 made by real pushes."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from field_server.extensions import db
 from field_server.models import Device, DeviceMutation, Household, Visit
+from schemas.rejections import ApplyResultSchema, RejectionSchema
 
 from .supervision_helpers import assert_error, assert_figures_right, audit_rows
-from .sync_helpers import Tablet
+from .sync_helpers import Tablet, schema_errors
 
 REJECTIONS = "/api/v1/rejections"
 
@@ -63,6 +64,7 @@ def test_list_shows_the_payload_reason_and_device(client, tablet, sv):
         "resolved_by": None,
     }
     assert "installed_during" in item["errors"]
+    assert schema_errors(RejectionSchema, item) == []
 
 
 def test_list_pages_newest_first(client, tablet, sv):
@@ -84,6 +86,8 @@ def test_apply_with_corrected_data(app, client, tablet, sv):
     response = apply(client, rejection_id, sv, data=data)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
+    assert schema_errors(ApplyResultSchema, body) == []
+    assert list(body) == list(ApplyResultSchema().fields)
     assert body["id"] == rejection_id and body["resolved_by"] == "sv.vangiang"
     assert body["result"]["status"] == "applied" and body["result"]["id"] == visit["id"]
 

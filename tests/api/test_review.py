@@ -9,9 +9,12 @@ from sqlalchemy import func, select
 
 from field_server.extensions import db
 from field_server.models import AuditEntry, Conflict, Visit
+from schemas.review import BulkReviewResultSchema
+from schemas.visits import VisitDetailSchema
 from tests.api.review_helpers import (
     assert_error,
     assert_figures_consistent,
+    assert_fits,
     canvass,
     counted_statements,
 )
@@ -61,6 +64,7 @@ def test_approve_answers_the_reviewed_visit(app, world, client, canvassed):
     body = review(
         client, world.headers(client, "sv.vangiang"), visit_id, action="approve", comment="Tốt"
     )
+    assert_fits(VisitDetailSchema(), body)
     assert body["id"] == visit_id
     assert body["review_status"] == "approved" and body["review_comment"] == "Tốt"
     assert body["reviewed_by"] == "sv.vangiang" and body["reviewed_at"].endswith("Z")
@@ -228,6 +232,7 @@ def test_bulk_review_answers_every_reviewed_visit(app, world, client, canvassed)
     )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
+    assert_fits(BulkReviewResultSchema(), body)
     assert body["updated"] == 3 and body["review_status"] == "approved"
     assert [i["id"] for i in body["items"]] == [v["new"], v["old"], v["refused"]]
     assert all(i["review_status"] == "approved" for i in body["items"])

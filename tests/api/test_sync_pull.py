@@ -1,4 +1,4 @@
-"""GET /api/v1/sync/pull (API §4.3): scope, paging, tombstones, cursor, reset."""
+"""GET /api/v1/sync/pull (docs/sync-protocol.md#pull): scope, paging, tombstones, cursor, reset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from collections import Counter
 
 import pytest
 
-from tests.api.sync_helpers import GROUP_A1, WARD_B, Tablet
+from schemas.records import HouseholdRecordSchema, VisitRecordSchema
+from schemas.sync import (
+    CHANGE_DATA,
+    AssignmentRecordSchema,
+    MergeDataSchema,
+    PullResponseSchema,
+    SyncStatusSchema,
+    UnitRecordSchema,
+)
+from tests.api.sync_helpers import GROUP_A1, WARD_B, Tablet, pull_page_errors, schema_errors
 
 
 @pytest.fixture
@@ -161,8 +170,7 @@ def test_sqlite_time_text_is_shown_as_the_column_type_would(stored):
     from sqlalchemy.dialects import sqlite
 
     from field_server.models import Visit
-    from field_server.store.pull import _time_text
-    from schemas.records import rfc3339
+    from field_server.store.pull import _time_text, rfc3339
 
     dialect = sqlite.dialect()
     column_type = Visit.__table__.c.received_at.type
@@ -183,3 +191,72 @@ def test_page_records_missing_from_their_range_are_read_by_key(tablet, monkeypat
     rows_statement = pull._rows_statement
     monkeypatch.setattr(pull, "_rows_statement", lambda *a: rows_statement(*a).where(false()))
     assert tablet.pull_all(limit=3)[0] == expected
+
+
+def test_a_page_with_every_kind_of_change_is_what_its_schema_says(world, client, tablet):
+    # The page is written by store/pull.py's fast writer, not dumped through the schema:
+    # every key, null and type it sends must be the one PullResponseSchema documents.
+    kept, merged = tablet.household(group=GROUP_A1), tablet.household(address="Số 7 ngõ 2")
+    visits = [
+        tablet.visit(kept["id"], come_back_at="2020-08-16T08:00:00.250+07:00"),
+        tablet.visit(kept["id"], visited_at="2020-08-15T10:31:00+07:00"),
+    ]
+    tablet.push([kept, merged, *visits])
+    tablet.push([tablet.mutation("visit.void", visits[1]["id"], {"reason": "nhầm"}, 1)])
+    response = client.post(
+        f"/api/v1/households/{merged['id']}/merge",
+        json={"into": kept["id"]},
+        headers=world.headers(client, "sv.vangiang"),
+    )
+    assert response.status_code == 200, response.get_json()
+
+    body = client.get("/api/v1/sync/pull?limit=500", headers=tablet.headers).get_json()
+    assert pull_page_errors(body) == []
+    assert list(body) == list(PullResponseSchema().fields)
+    kinds = set()
+    for change in body["changes"]:
+        kind = (change["entity"], change["op"])
+        kinds.add(kind)
+        if kind in CHANGE_DATA:
+            # Every declared key is sent, in the order declared.
+            assert list(change["data"]) == list(CHANGE_DATA[kind]().fields), change
+    assert kinds == {
+        ("unit", "upsert"),
+        ("assignment", "upsert"),
+        ("household", "upsert"),
+        ("household", "merge"),
+        ("visit", "upsert"),
+        ("visit", "delete"),
+    }
+    assert {CHANGE_DATA[k] for k in kinds if k in CHANGE_DATA} == {
+        UnitRecordSchema,
+        AssignmentRecordSchema,
+        HouseholdRecordSchema,
+        MergeDataSchema,
+        VisitRecordSchema,
+    }
+
+    status = client.get("/api/v1/sync/status", headers=tablet.headers).get_json()
+    assert schema_errors(SyncStatusSchema, status) == []
+    assert list(status) == list(SyncStatusSchema().fields)
+
+
+def test_the_schema_check_catches_a_drifting_writer():
+    record = {"scheme": "gso-2020", "code": "33", "name": "Hưng Yên", "level": "province",
+              "parent": None, "adult_population": 900, "target_rate": None}  # fmt: skip
+    assert schema_errors(UnitRecordSchema, record) == []
+    assert schema_errors(UnitRecordSchema, {**record, "extra": 1}) == [".extra: not in the schema"]
+    assert schema_errors(UnitRecordSchema, {k: v for k, v in record.items() if k != "name"})
+    assert schema_errors(UnitRecordSchema, {**record, "name": None})
+    assert schema_errors(UnitRecordSchema, {**record, "adult_population": "900"})
+    assert schema_errors(UnitRecordSchema, {**record, "adult_population": True})
+    page = {"changes": [{"entity": "unit", "op": "upsert", "id": "x", "version": "1"}],
+            "cursor": "c", "has_more": False, "reset": False, "last_mutation_id": 0,
+            "server_time": "2020-08-15T02:31:00+00:00", "server_hlc": "h"}  # fmt: skip
+    assert pull_page_errors(page) == [
+        ".changes[0].version: '1' is not a Integer",
+        ".server_time: '2020-08-15T02:31:00+00:00' is not a UTC RFC 3339 time",
+        ".changes[0].data: None is not an object",
+    ]
+    merge = {"entity": "household", "op": "merge", "id": "x", "data": {"into": 7}}
+    assert pull_page_errors({**page, "changes": [merge], "server_time": "2020-08-15T02:31:00Z"})

@@ -1,4 +1,4 @@
-"""POST /api/v1/sync/push (API §4.1, §4.2) through the HTTP API, on SQLite and PostgreSQL."""
+"""POST /api/v1/sync/push (docs/sync-protocol.md) through the HTTP API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from field_server.extensions import db
 from field_server.models import Conflict, DeviceMutation, Household, Visit
-from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, Tablet, counts
+from schemas.sync import PushResponseSchema
+from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, Tablet, counts, schema_errors
 
 
 @pytest.fixture
@@ -337,3 +338,43 @@ def test_ward_b_canvasser_cannot_touch_ward_a(world, client, tablet):
     edit = other.mutation("household.upsert", h["id"], {"head_name": "X"}, base_version=1)
     assert other.push([edit])["results"][0]["code"] == "forbidden_ward"
     assert WARD_A != WARD_B
+
+
+def test_every_push_answer_is_what_its_schema_says(world, tablet):
+    # Push answers the planner's results as they are (never dumped through a schema), so
+    # every answer Tablet.push receives in these tests is checked against
+    # PushResponseSchema; this one gathers the optional keys a result may carry.
+    h = tablet.household()
+    duplicate = tablet.household(address="số 12 Ngõ 34  Phố Hiến Nam")
+    far = tablet.visit(h["id"], lat=21.05, lon=105.94)
+    bad = tablet.visit(h["id"], installed_during=9)
+    body = tablet.push([h, duplicate, far, bad])
+    assert list(body) == list(PushResponseSchema().fields)
+    again = tablet.push([h, duplicate, far, bad])
+    keys = {key for result in body["results"] + again["results"] for key in result}
+    assert keys == {"mutation_id", "status", "id", "version", "conflict_id", "flags", "code",
+                    "message", "errors", "replayed"}  # fmt: skip
+    assert schema_errors(PushResponseSchema, again) == []
+    drifted = {**body, "results": [{**body["results"][0], "version": "1", "note": "x"}]}
+    assert schema_errors(PushResponseSchema, drifted) == [
+        ".results[0].note: not in the schema",
+        ".results[0].version: '1' is not a Integer",
+    ]
+
+
+def test_a_nul_character_rejects_its_mutation_alone_on_both_databases(world, tablet):
+    # PostgreSQL cannot store NUL in text: refused alike on SQLite, never a 500 that would
+    # block the device's queue.
+    good = tablet.household()
+    nul_address = tablet.household(address="Số 12\x00 ngõ 34")
+    nul_notes = tablet.visit(good["id"], notes="vắng\x00nhà")
+    body = tablet.push([good, nul_address, nul_notes, tablet.visit(good["id"])])
+    statuses = [(r["status"], r.get("code")) for r in body["results"]]
+    assert statuses == [
+        ("applied", None),
+        ("rejected", "validation_failed"),
+        ("rejected", "validation_failed"),
+        ("applied", None),
+    ]
+    assert "address" in body["results"][1]["errors"]
+    assert "notes" in body["results"][2]["errors"]

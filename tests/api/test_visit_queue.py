@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.review_helpers import assert_error, canvass, counted_statements
-from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, WARD_C, Tablet
+from schemas.records import VisitRecordSchema
+from schemas.visits import VisitDetailSchema, dump_visit_fast
+from tests.api.review_helpers import assert_error, assert_fits, canvass, counted_statements
+from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, WARD_C, Tablet, counts
 
 VISITS = "/api/v1/visits"
 VISIT_KEYS = {
@@ -212,6 +214,56 @@ def test_a_page_costs_the_same_queries_whatever_its_length(app, world, client):
     assert len(large) == len(small)
 
 
+def test_the_queues_fast_writer_writes_what_its_schema_declares(app, world, client, canvassed):
+    """The queue's items skip marshmallow (schemas/visits.py ``dump_visit_fast``, the hot
+    path): each has the keys VisitRecordSchema declares, in its order and of its types, and
+    is exactly what the schema writes from the same visit."""
+    from field_server.services.context import Caller
+    from field_server.services.visits import queue_page
+
+    tablet: Tablet = canvassed.tablets["a"]
+    later = tablet.household(address="Số 30, ngõ 34, phố Hiến Nam")
+    back = tablet.visit(
+        later["id"],
+        outcome="come_back",
+        come_back_at="2020-08-18T17:00:00+07:00",
+        notes=None,
+        **dict.fromkeys(counts(), None),
+    )
+    tablet.push([later, back])
+    void = tablet.mutation("visit.void", canvassed.visits["old"], {"reason": "nhầm"}, 1)
+    tablet.push([void])
+    client.post(
+        f"{VISITS}/{canvassed.visits['new']}/review",
+        json={"action": "flag", "comment": "xem lại"},
+        headers=world.headers(client, "sv.vangiang"),
+    )
+
+    body = queue(client, world.headers(client, "admin"))
+    assert len(body["items"]) == 7
+    for item in body["items"]:
+        assert_fits(VisitRecordSchema(), item, item["id"])
+    shown = {item["id"]: item for item in body["items"]}
+    assert shown[back["id"]]["come_back_at"] == "2020-08-18T10:00:00Z"
+    assert shown[canvassed.visits["old"]]["voided"] is True
+    assert shown[canvassed.visits["new"]]["review_comment"] == "xem lại"
+
+    with app.app_context():
+        no_filter = dict.fromkeys(
+            ("ward", "group", "canvasser", "outcome", "review_status", "flag", "since", "until")
+        )
+        found = queue_page(
+            Caller.operator("cli:test"),
+            **no_filter,
+            after=None,
+            limit=100,
+            timezone="Asia/Ho_Chi_Minh",
+        )
+        written = [dump_visit_fast(visit) for visit in found.items]
+        assert written == VisitRecordSchema(many=True).dump(found.items)
+        assert [list(item) for item in written] == [list(VisitRecordSchema().fields)] * 7
+
+
 # --- one visit -------------------------------------------------------------------------------
 
 
@@ -228,6 +280,7 @@ def test_one_visit_with_its_history(world, client, canvassed):
     assert body.status_code == 200, body.get_json()
     shown = body.get_json()
     assert set(shown) == VISIT_KEYS | {"reviewed_at", "reviewed_by", "history"}
+    assert_fits(VisitDetailSchema(), shown)
     assert shown["version"] == 2 and shown["notes"] == "Đã kiểm tra lại"
     assert shown["reviewed_at"] is None and shown["reviewed_by"] is None
     created, corrected = shown["history"]

@@ -1,5 +1,5 @@
 """The pull cursor follows commit order: a transaction that started first but commits last
-is never skipped, on SQLite and PostgreSQL (API §4.3)."""
+is never skipped, on SQLite and PostgreSQL (docs/sync-protocol.md#pull)."""
 
 from __future__ import annotations
 

@@ -16,19 +16,40 @@ def diff_against_models(app):
         return compare_metadata(context, db.metadata)
 
 
+def schema_revision() -> str | None:
+    from field_server.extensions import db
+    from field_server.migrations_support import schema_state
+
+    with db.engine.connect() as conn:
+        return schema_state(conn).revision
+
+
+def test_the_head_revision_is_the_migration_nothing_follows():
+    from field_server.migrations_support import MIGRATIONS_DIR, head_revision
+
+    texts = [p.read_text() for p in (MIGRATIONS_DIR / "versions").glob("*.py")]
+    head = head_revision()
+    assert sum(f'revision = "{head}"' in t for t in texts) == 1
+    assert not any(f'down_revision = "{head}"' in t for t in texts)
+
+
 def test_upgrade_from_empty_matches_models_and_downgrade_round_trips(fresh_database_url, tmp_path):
     from field_server import create_app
     from field_server.extensions import db
+    from field_server.migrations_support import head_revision
 
     app = create_app(base_config(tmp_path, fresh_database_url))
     with app.app_context():
         try:
+            assert schema_revision() is None  # no alembic_version table: no schema at all
             upgrade()
             assert diff_against_models(app) == []
+            assert schema_revision() == head_revision()
             downgrade(revision="base")
             with db.engine.connect() as conn:
                 names = set(db.inspect(conn).get_table_names()) - {"alembic_version"}
             assert names == set()
+            assert schema_revision() is None  # the table stays, without a row
             upgrade()
             assert diff_against_models(app) == []
         finally:
@@ -48,6 +69,7 @@ def test_upgrades_and_downgrades_keep_the_data(fresh_database_url, tmp_path):
     with app.app_context():
         try:
             upgrade(revision="dff402d7ef2f")
+            assert schema_revision() == "dff402d7ef2f"
             with db.engine.begin() as conn:
                 conn.execute(
                     text(

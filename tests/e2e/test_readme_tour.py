@@ -45,6 +45,8 @@ def test_readme_tour(tmp_path, servers):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    # Vietnamese names are printed as they are read, not as \u escapes.
+    assert "Thị trấn Văn Giang" in result.stdout and "\\u" not in result.stdout
     decoder = json.JSONDecoder()
     units, end = decoder.raw_decode(result.stdout)
     rest = result.stdout[end:].lstrip()

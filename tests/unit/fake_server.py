@@ -1,5 +1,5 @@
-"""An in-memory server implementing the tablet's side of API §2 and §4 minimally, for the
-client's unit tests, plus a transport wrapper that injects network trouble.
+"""An in-memory server implementing the tablet's side of the login and the sync protocol
+minimally, for the client's unit tests, plus a transport wrapper that injects network trouble.
 
 ``FakeServer`` keeps a ledger per device (last_mutation_id, each mutation's canonical hash
 and stored result), answers replays, refuses gaps with 409, pages pulls with a cursor, and
@@ -21,9 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from domain.hlc import HybridClock, format_hlc
-from domain.records import SyncError
+from domain.records import HOUSEHOLD_KEYS, VISIT_KEYS, SyncError
 from domain.validation import clean_household, clean_visit, count_errors, parse_mutation
 from field_sync.transport import Response, TransportError
+
+RECORD_KEYS = {"household": HOUSEHOLD_KEYS, "visit": VISIT_KEYS}
 
 
 def envelope(status: int, code: str, message: str = "", **details: Any) -> dict[str, Any]:
@@ -276,7 +278,10 @@ class FakeServer:
         for _, entity, id_, record in page:
             change = {"entity": entity, "op": record["op"], "id": id_}
             if record["op"] == "upsert":
-                change.update(version=record["version"], data=record["data"])
+                # Shown with the keys, in the order, of the server's records.
+                data = {key: record["data"].get(key) for key in RECORD_KEYS[entity]}
+                data.update(id=id_, version=record["version"])
+                change.update(version=record["version"], data=data)
             elif record["op"] == "merge":
                 change["data"] = record["data"]
             changes.append(change)

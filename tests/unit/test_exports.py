@@ -318,11 +318,39 @@ def test_csv_chunks(sep, bom, delimiter):
     assert body.startswith(f"a{delimiter}b")
     assert body.endswith("\r\n")
     parsed = list(csv.reader(io.StringIO(body, newline=""), delimiter=delimiter))
+    point = "," if sep == "semicolon" else "."  # Excel with Vietnamese regional settings
     assert parsed == [
         ["a", "b", "c", "d", "e"],
-        ["'=x", "1", "2.5", "", "true"],
-        ['Văn; "Giang"\nhai dòng', "-3", "0.0", "", "false"],
+        ["'=x", "1", f"2{point}5", "", "true"],
+        ['Văn; "Giang"\nhai dòng', "-3", f"0{point}0", "", "false"],
     ]
+
+
+@pytest.mark.parametrize("decimals", [None, [1, 2], []])
+def test_semicolon_writes_decimals_with_a_comma_and_nothing_else(decimals):
+    rows = [exports.CSV_STYLE.row(["-0.5", 72.63, -105.94, 3, "1.5", True])]
+    text = "".join(
+        exports.csv_chunks(["a"] * 6, rows, sep="semicolon", bom=False, decimals=decimals)
+    )
+    line = text.split("\r\n")[1]
+    if decimals == []:  # told there is no decimal column: nothing rewritten
+        assert line == "'-0.5;72.63;-105.94;3;1.5;true"
+    else:  # floats only: integers, text (guarded or not) and booleans stay as they are
+        assert line == "'-0.5;72,63;-105,94;3;1.5;true"
+    comma = "".join(exports.csv_chunks(["a"] * 6, rows, sep="comma", bom=False))
+    assert comma.split("\r\n")[1] == "'-0.5,72.63,-105.94,3,1.5,true"
+
+
+def test_float_writers():
+    assert exports.float_writer("comma")(20.9501) == "20.9501"
+    assert exports.float_writer("semicolon")(20.9501) == "20,9501"
+    assert exports.float_writer("semicolon")(None) == ""
+    assert exports.float_writer("semicolon")(1e-05) == "1e-05"
+
+
+def test_decimal_positions_are_the_real_columns():
+    positions = exports.decimal_positions(exports.VISIT_COLUMNS)
+    assert [exports.VISIT_COLUMNS[i].name for i in positions] == ["lat", "lon", "accuracy_m"]
 
 
 def test_csv_chunks_are_bounded_and_report_progress():

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from domain.stats import (
+    MAX_DAILY_DAYS,
+    CounterDifference,
+    DayFigures,
     UnitNode,
     VisitFigureFacts,
     competition_ranks,
+    counter_differences,
+    daily_series,
     difference,
     effective_populations,
     effective_target_rate,
+    first_series_day,
     gap_to_target,
     household_contribution,
     rate,
@@ -243,3 +251,41 @@ def test_totals_with_nothing_counted():
     got = totals(state={}, flow={}, undated={}, adult_population=None, target_rate=0.6)
     assert got["coverage"] is None and got["gap_to_target"] is None
     assert got["by_outcome"]["installed"] == 0 and got["review"]["pending"] == 0
+
+
+def test_daily_series_is_zero_filled_and_cumulative_from_before_the_first_day():
+    rows = [("2020-08-10", 1, 1, 2), ("2020-08-15", 2, 2, 3), ("2020-08-16", 1, 1, 1)]
+    series = daily_series(rows, date(2020, 8, 14), date(2020, 8, 17))
+    assert series == [
+        DayFigures(date(2020, 8, 14), 0, 0, 2),
+        DayFigures(date(2020, 8, 15), 2, 2, 5),
+        DayFigures(date(2020, 8, 16), 1, 1, 6),
+        DayFigures(date(2020, 8, 17), 0, 0, 6),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "known", "expected"),
+    [
+        (date(2020, 8, 1), "2020-07-01", date(2020, 8, 1)),  # asked for: as asked
+        (None, "2020-08-15", date(2020, 8, 15)),  # the unit's first day
+        (None, None, date(2020, 8, 20)),  # no visit yet: only `to`
+        (None, "2020-09-01", date(2020, 8, 20)),  # only later visits: only `to`
+        (None, "2010-01-01", date(2020, 8, 20) - timedelta(days=MAX_DAILY_DAYS - 1)),
+    ],
+)
+def test_first_series_day(start, known, expected):
+    first = first_series_day(start, date(2020, 8, 20), known)
+    assert first == expected
+    assert (date(2020, 8, 20) - first).days < MAX_DAILY_DAYS
+
+
+def test_counter_differences_name_unit_day_figure_and_both_values():
+    expected = {(1, "2020-08-15"): {"visits": 2, "installed": 3}, (1, None): {"households": 1}}
+    stored = {(1, "2020-08-15"): {"visits": 2, "installed": 10}, (2, None): {"households": 4}}
+    assert counter_differences(expected, stored) == [
+        CounterDifference(1, None, "households", 0, 1),
+        CounterDifference(1, "2020-08-15", "installed", 10, 3),
+        CounterDifference(2, None, "households", 4, 0),
+    ]
+    assert counter_differences(expected, expected) == []

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from domain.hlc import parse_hlc
-from domain.records import SyncError
+from domain.records import HOUSEHOLD_KEYS, VISIT_KEYS, SyncError
 from field_sync import (
     LocalStore,
     LoginRequired,
@@ -112,6 +112,32 @@ def test_mutations_are_numbered_from_one_and_sent_exactly_as_the_contract_says(t
     assert created["id"] == visit and created["data"]["household_id"] == hh
     assert created["data"]["visited_at"] == "2020-08-15T09:31:00+07:00"
     assert created["hlc"].endswith("-" + tablet.client.device_id)
+
+
+def test_local_records_have_the_shape_of_the_servers(tablet, server):
+    # One description (domain/records.py) for the server's pull, its schemas and the
+    # replica: what the tablet records looks like what a pull brings.
+    hh = tablet.household()
+    visit = tablet.visit(hh, visited_at="2020-08-15T09:31:00+07:00")
+    household = tablet.store.record("household", hh)["data"]
+    assert list(household) == list(HOUSEHOLD_KEYS)
+    assert household["id"] == hh and household["version"] == 0
+    assert household["ward"] == WARD and household["installed"] is None
+    local = tablet.store.record("visit", visit)["data"]
+    assert list(local) == list(VISIT_KEYS)
+    assert local["device_id"] == tablet.client.device_id and local["canvasser"] == "cv.hy.001"
+    assert local["review_status"] == "pending" and local["voided"] is False
+
+    tablet.client.push()  # acknowledged: the row and its data learn the version
+    row = tablet.store.record("visit", visit)
+    assert row["version"] == row["data"]["version"] == 1
+    tablet.client.update_visit(visit, {"notes": "sửa"})
+    assert list(tablet.store.record("visit", visit)["data"]) == list(VISIT_KEYS)
+
+    tablet.client.push()
+    tablet.client.pull()
+    for entity, keys in (("household", HOUSEHOLD_KEYS), ("visit", VISIT_KEYS)):
+        assert [list(r["data"]) for r in tablet.store.records(entity)] == [list(keys)]
 
 
 def test_the_device_id_is_made_once_per_install(tmp_path, net):

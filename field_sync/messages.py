@@ -1,0 +1,306 @@
+"""field-sync's messages in Vietnamese and English (``field-sync --lang vi|en``).
+
+The tablet client runs without the server's code, so it keeps its own catalogue, built the
+way the server's is (field_server/messages/): English is the source language and a
+message's English text is its key; ``VI`` maps each to Vietnamese. It holds what field-sync
+can show: its own lines (field_sync/cli.py, through ``Messages.__call__``), the client's
+errors (field_sync/client.py), the domain's checks a tablet runs before recording a change
+(domain/validation.py, domain/hlc.py) and the push rules' rejections it lists under
+``attention`` (domain/push.py). Those it shares with the server read the same on both
+sides; tests/unit/test_catalogues.py checks that, and that nothing is missing.
+
+The server's own answers are asked for in the chosen language (``Accept-Language``), so
+they need no catalogue here; ``translate`` still passes them through, which turns an
+English message (an older server, a rejection stored before the language changed) into
+Vietnamese when the catalogue knows it, and leaves any other text as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+from collections.abc import Mapping
+from typing import Any
+
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+# The environment variables that name the user's language, in gettext's order.
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+_FORMATTER = string.Formatter()
+
+
+def language_from_environment(environ: Mapping[str, str]) -> str:
+    """'vi' or 'en' from the locale variables: the first one set decides (a Vietnamese
+    locale such as vi_VN.UTF-8 gives 'vi'; any other, C and POSIX included, gives
+    untranslated English, as gettext does); 'vi' when none is set."""
+    for name in LOCALE_VARIABLES:
+        value = environ.get(name, "").split(":")[0].strip()
+        if value:
+            return "vi" if value.lower().startswith("vi") else "en"
+    return DEFAULT_LANGUAGE
+
+
+def _compile(msgid: str) -> tuple[int, re.Pattern[str]] | None:
+    """(length of fixed text, pattern) of a template; None for a message without values."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    fixed = 0
+    for literal, name, _, _ in _FORMATTER.parse(msgid):
+        parts.append(re.escape(literal))
+        fixed += len(literal)
+        if name is not None:
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+            seen.add(name)
+    return (fixed, re.compile("".join(parts), re.DOTALL)) if seen else None
+
+
+class Messages:
+    """The messages of one language: ``messages("Nothing to push.")`` for one of
+    field-sync's own (values filled in by name), ``messages.translate(text)`` for a text
+    written elsewhere in English."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self.entries: dict[str, str] = VI if self.language == "vi" else {}
+        templates = [(c, self.entries[m]) for m in self.entries if (c := _compile(m))]
+        # The most fixed text first: the most specific template wins.
+        templates.sort(key=lambda item: -item[0][0])
+        self._templates = [(pattern, text) for (_, pattern), text in templates]
+        self.translate = functools.lru_cache(maxsize=1024)(self._translate)
+
+    def __call__(self, msgid: str, **values: Any) -> str:
+        template = self.entries.get(msgid, msgid)
+        return template.format(**values) if values else template
+
+    def plural(self, count: int, one: str, many: str) -> str:
+        """ "1 batch", "3 batches"; Vietnamese nouns do not change with the number."""
+        return f"{count} {self(one if count == 1 else many)}"
+
+    def _translate(self, text: str) -> str:
+        exact = self.entries.get(text)
+        if exact is not None:
+            return exact
+        for pattern, translation in self._templates:
+            match = pattern.fullmatch(text)
+            if match is not None:
+                values = {name: self.translate(value) for name, value in match.groupdict().items()}
+                return translation.format_map(values)
+        return text
+
+    def errors(self, errors: Any) -> Any:
+        """A field-error map with its messages translated, keys as they are."""
+        if isinstance(errors, str):
+            return self.translate(errors)
+        if isinstance(errors, Mapping):
+            return {key: self.errors(value) for key, value in errors.items()}
+        if isinstance(errors, list | tuple):
+            return [self.errors(value) for value in errors]
+        return errors
+
+
+VI: dict[str, str] = {
+    # --- field-sync's own lines (field_sync/cli.py) -------------------------------------
+    "Error: {message}": "Lỗi: {message}",
+    "no answer from the server after retries ({reason}).": (
+        "máy chủ không trả lời sau nhiều lần thử lại ({reason})."
+    ),
+    "Password": "Mật khẩu",
+    "a password is required.": "cần nhập mật khẩu.",
+    "Logged in as {who} at {url} on device {device}; next mutation {next}.": (
+        "Đã đăng nhập với tên {who} tại {url} trên thiết bị {device}; "
+        "thay đổi tiếp theo là số {next}."
+    ),
+    "use SCHEME:CODE, e.g. gso-2020:12019": "dùng dạng SCHEME:CODE, ví dụ gso-2020:12019",
+    "give --lat and --lon together": "hãy nhập --lat và --lon cùng nhau",
+    "Pushing": "Đang gửi",
+    "Pulling": "Đang tải về",
+    "Nothing to push.": "Không có gì để gửi.",
+    "Pushed {sent} in {batches}: {acknowledged} acknowledged, {rejected} rejected.": (
+        "Đã gửi {sent} trong {batches}: {acknowledged} được nhận, {rejected} bị từ chối."
+    ),
+    "Pushed {sent} in {batches}: {acknowledged} acknowledged ({replayed} replayed), "
+    "{rejected} rejected.": (
+        "Đã gửi {sent} trong {batches}: {acknowledged} được nhận ({replayed} gửi lại), "
+        "{rejected} bị từ chối."
+    ),
+    "See `field-sync attention`.": "Hãy xem `field-sync attention`.",
+    "Pulled {changes} in {pages}; the replica holds {records}.": (
+        "Đã tải về {changes} trong {pages}; bản sao trên máy có {records}."
+    ),
+    "Pulled {changes} in {pages} (full copy); the replica holds {records}.": (
+        "Đã tải về {changes} trong {pages} (bản sao đầy đủ); bản sao trên máy có {records}."
+    ),
+    "device: {device} (user {user})": "thiết bị: {device} (người dùng {user})",
+    "server: {url}": "máy chủ: {url}",
+    "outbox: {mutations} waiting; next mutation {next}": (
+        "hàng đợi gửi: {mutations} đang chờ; thay đổi tiếp theo là số {next}"
+    ),
+    "attention: {rejected}": "cần xử lý: {rejected}",
+    "pull: {cursor}; {records} held": "tải về: {cursor}; đang giữ {records}",
+    "server status: last mutation {last}, last push {push}, server time {time}": (
+        "trạng thái máy chủ: thay đổi cuối số {last}, lần gửi cuối {push}, giờ máy chủ {time}"
+    ),
+    "never": "chưa bao giờ",
+    "No mutations need attention.": "Không có thay đổi nào cần xử lý.",
+    # Nouns counted by Messages.plural.
+    "mutation": "thay đổi",
+    "mutations": "thay đổi",
+    "rejected mutation": "thay đổi bị từ chối",
+    "rejected mutations": "thay đổi bị từ chối",
+    "batch": "lô",
+    "batches": "lô",
+    "change": "thay đổi",
+    "changes": "thay đổi",
+    "page": "trang",
+    "pages": "trang",
+    "record": "bản ghi",
+    "records": "bản ghi",
+    # --- the client's errors and states (field_sync/client.py) --------------------------
+    "The server answered HTTP {status}.": "Máy chủ trả lời HTTP {status}.",
+    "Log in first (field-sync login).": "Hãy đăng nhập trước (field-sync login).",
+    "{message} Log in again (field-sync login); nothing recorded is lost.": (
+        "{message} Hãy đăng nhập lại (field-sync login); dữ liệu đã ghi không bị mất."
+    ),
+    "This store belongs to device {device}; use another --data file.": (
+        "Kho dữ liệu này thuộc thiết bị {device}; hãy dùng tệp --data khác."
+    ),
+    "No {entity} {id} on this tablet; pull first or give base_version.": (
+        "Máy này không có {entity} {id}; hãy tải về (pull) trước hoặc chỉ định base_version."
+    ),
+    "Unknown here.": "Máy này không có bản ghi này.",
+    "The visit's counts are invalid.": "Các số liệu của lượt thăm hộ không hợp lệ.",
+    "The server answered without results for {count} mutation(s) from {first}; they stay "
+    "in the outbox.": (
+        "Máy chủ trả lời nhưng thiếu kết quả cho {count} thay đổi kể từ số {first}; các "
+        "thay đổi này vẫn nằm trong hàng đợi gửi."
+    ),
+    "The server expects mutation {expected} next, but this tablet no longer holds "
+    "mutations {expected} to {last} (its outbox resumes at {start}). Mutations are never "
+    "renumbered, which could double visits: ask a supervisor or the operator to check this "
+    "device.": (
+        "Máy chủ cần thay đổi số {expected} tiếp theo, nhưng máy này không còn giữ các thay "
+        "đổi từ {expected} đến {last} (hàng đợi gửi tiếp tục từ số {start}). Các thay đổi "
+        "không bao giờ được đánh số lại vì có thể làm trùng lượt thăm hộ: hãy nhờ giám sát "
+        "viên hoặc người quản trị kiểm tra thiết bị này."
+    ),
+    "The server expects mutation {expected} next, above this tablet's next unsent mutation "
+    "{start}; the numbering disagrees and mutations are never renumbered. Ask the operator "
+    "to check this device.": (
+        "Máy chủ cần thay đổi số {expected} tiếp theo, lớn hơn số thay đổi chưa gửi tiếp "
+        "theo của máy này ({start}); cách đánh số không khớp và các thay đổi không bao giờ "
+        "được đánh số lại. Hãy nhờ người quản trị kiểm tra thiết bị này."
+    ),
+    "The server said has_more but gave no new cursor.": (
+        "Máy chủ báo has_more nhưng không gửi con trỏ mới."
+    ),
+    "none": "chưa có",
+    "full copy in progress": "đang tải bản sao đầy đủ",
+    "up to date as of the last pull": "đã cập nhật đến lần tải về gần nhất",
+    # --- a change's checks, as on the server (domain/validation.py, domain/hlc.py) ------
+    "Required.": "Bắt buộc phải có.",
+    "Required for this type.": "Bắt buộc với loại thay đổi này.",
+    "Required when the outcome is {outcome}.": "Bắt buộc khi kết quả là {outcome}.",
+    "Unknown field.": "Trường không xác định.",
+    "A mutation must be an object.": "Mỗi thay đổi phải là một đối tượng JSON.",
+    "Must be an object.": "Phải là một đối tượng JSON.",
+    "The mutation is invalid.": "Thay đổi không hợp lệ.",
+    "The household is invalid.": "Thông tin hộ không hợp lệ.",
+    "The visit is invalid.": "Lượt thăm hộ không hợp lệ.",
+    "Must be a whole number, 1 or more.": "Phải là số nguyên từ 1 trở lên.",
+    "Must be a whole number, 0 or more.": "Phải là số nguyên từ 0 trở lên.",
+    "Must be one of {choices}.": "Phải là một trong: {choices}.",
+    "Must be a lowercase UUID.": "Phải là UUID viết thường.",
+    "A new visit has no base_version (leave it out, null or 0).": (
+        "Lượt thăm hộ mới không có base_version (bỏ trống, để null hoặc 0)."
+    ),
+    "Must be a string or null.": "Phải là chuỗi ký tự hoặc null.",
+    "At most {limit} characters.": "Tối đa {limit} ký tự.",
+    "Must not contain the NUL character.": "Không được chứa ký tự NUL.",
+    "Must be a non-empty string.": "Phải là chuỗi ký tự không rỗng.",
+    "Must be a unit ref scheme:code.": "Phải là mã đơn vị dạng scheme:code.",
+    "Must be a unit ref scheme:code, or null.": "Phải là mã đơn vị dạng scheme:code, hoặc null.",
+    "A household's ward cannot be changed.": "Không thể đổi xã/phường của hộ.",
+    "A visit cannot move to another household.": "Không thể chuyển lượt thăm hộ sang hộ khác.",
+    "Digits, spaces and + - . ( ) only, at most {max}, or null.": (
+        "Chỉ gồm chữ số, dấu cách và + - . ( ), tối đa {max} ký tự, hoặc null."
+    ),
+    "Must be a number from -{bound} to {bound}, or null.": (
+        "Phải là số từ -{bound} đến {bound}, hoặc null."
+    ),
+    "Give lat and lon together (both numbers or both null).": (
+        "Phải có cả lat và lon (cùng là số hoặc cùng là null)."
+    ),
+    "Must be a whole number from 0 to {max}, or null.": (
+        "Phải là số nguyên từ 0 đến {max}, hoặc null."
+    ),
+    "Must be an RFC 3339 time with its offset.": (
+        "Phải là thời điểm theo RFC 3339, có ghi độ lệch múi giờ."
+    ),
+    "Must be a number, 0 or more, or null.": "Phải là số từ 0 trở lên, hoặc null.",
+    "Give all six counts or none.": "Hãy nhập đủ cả sáu số liệu hoặc bỏ trống tất cả.",
+    "installed_before + installed_during ({installs}) is more than smartphones ({smartphones}).": (
+        "installed_before + installed_during ({installs}) lớn hơn smartphones ({smartphones})."
+    ),
+    "More smartphones than adults ({adults}).": (
+        "Số điện thoại thông minh nhiều hơn số người trưởng thành ({adults})."
+    ),
+    "More than priority_subjects ({priority_subjects}).": (
+        "Lớn hơn priority_subjects ({priority_subjects})."
+    ),
+    "More priority subjects than adults ({adults}).": (
+        "Số đối tượng ưu tiên nhiều hơn số người trưởng thành ({adults})."
+    ),
+    "Invalid hlc: {message}": "hlc không hợp lệ: {message}",
+    "Must be a string <ms>-<counter>-<node>.": "Phải là chuỗi dạng <ms>-<counter>-<node>.",
+    "Must have the form <ms>-<counter>-<node>.": "Phải có dạng <ms>-<counter>-<node>.",
+    "The milliseconds must be a non-negative integer.": (
+        "Phần mili giây phải là số nguyên không âm."
+    ),
+    "The counter must be an integer from 0 to {max}.": (
+        "Phần bộ đếm phải là số nguyên từ 0 đến {max}."
+    ),
+    "The node must be 1 to {max} printable characters.": (
+        "Phần node phải gồm từ 1 đến {max} ký tự in được."
+    ),
+    # --- the push rules' rejections, listed by `attention` (domain/push.py) -------------
+    "Expected mutation {expected} next, got {got}.": (
+        "Cần thay đổi số {expected} tiếp theo, nhận được {got}."
+    ),
+    "Mutation {mutation_id} was already used for different content.": (
+        "Số thay đổi {mutation_id} đã được dùng cho một nội dung khác."
+    ),
+    "Unknown ward.": "Không có xã/phường này.",
+    "No ward {ward}.": "Không có xã/phường {ward}.",
+    "Unknown group.": "Không có tổ/thôn này.",
+    "No residential group {group} in {ward}.": "Không có tổ/thôn {group} trong {ward}.",
+    "Household {id} is unknown.": "Không có hộ {id}.",
+    "A household cannot move to another ward.": "Hộ không thể chuyển sang xã/phường khác.",
+    "Differs from the household's ward.": "Khác với xã/phường của hộ.",
+    "This household is outside your units.": "Hộ này nằm ngoài các đơn vị của bạn.",
+    "That group is outside your units.": "Tổ/thôn đó nằm ngoài các đơn vị của bạn.",
+    "This ward or group is outside your units.": (
+        "Xã/phường hoặc tổ/thôn này nằm ngoài các đơn vị của bạn."
+    ),
+    "This visit is outside your units.": "Lượt thăm hộ này nằm ngoài các đơn vị của bạn.",
+    "base_version is ahead of the household.": ("base_version lớn hơn phiên bản hiện tại của hộ."),
+    "The household is at version {version}.": "Hộ đang ở phiên bản {version}.",
+    "base_version is ahead of the visit.": (
+        "base_version lớn hơn phiên bản hiện tại của lượt thăm hộ."
+    ),
+    "The visit is at version {version}.": "Lượt thăm hộ đang ở phiên bản {version}.",
+    "The visit is at version {version}, not {base_version}.": (
+        "Lượt thăm hộ đang ở phiên bản {version}, không phải {base_version}."
+    ),
+    "The counts do not add up.": "Các số liệu không khớp nhau.",
+    "Unknown visit.": "Không có lượt thăm hộ này.",
+    "No such visit.": "Không tìm thấy lượt thăm hộ.",
+    "Only the device that recorded a visit may change it.": (
+        "Chỉ thiết bị đã ghi lượt thăm hộ mới được sửa lượt đó."
+    ),
+    "A supervisor has {review_status} this visit already.": (
+        "Lượt thăm hộ này đã được giám sát viên xét duyệt (trạng thái: {review_status})."
+    ),
+    "A text of at most 500 characters.": "Phải là văn bản tối đa 500 ký tự.",
+    "Invalid void.": "Yêu cầu hủy không hợp lệ.",
+}

@@ -1,4 +1,4 @@
-"""Vietnamese address normalisation, for spotting one household entered twice (API §4.2
+"""Vietnamese address normalisation, for spotting one household entered twice (docs/sync-protocol.md
 ``possible_duplicate``: a new household whose normalised address equals one already in the
 same ward).
 

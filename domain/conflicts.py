@@ -1,8 +1,8 @@
-"""Settling what the merge rules left to a supervisor (API §5): resolving conflicts, and
-the rules of merging two households. Pure: the store loads a ``PushContext`` (as for a
-push), these functions change its state and return a ``PushPlan``, and the store writes it
-with ``write_push`` like any push, so versions, revisions, counters and the change sequence
-follow the same path.
+"""Settling what the merge rules left to a supervisor (docs/api-conflicts.md): resolving conflicts,
+and the rules of merging two households. Pure: the store loads a ``PushContext`` (as for a push),
+these functions change its state and return a ``PushPlan``, and the store writes it with
+``write_push`` like any push, so versions, revisions, counters and the change sequence follow the
+same path.
 
 A resolution changes the record only when it says so:
 

@@ -1,5 +1,5 @@
-"""Near-duplicate households (API §5, the supervisors' /duplicates page): which pairs of
-households of one ward may be one household entered twice, with a score and the reasons.
+"""Near-duplicate households (docs/api-conflicts.md, the supervisors' /duplicates page): which pairs
+of households of one ward may be one household entered twice, with a score and the reasons.
 
 Nothing here merges anything: it only suggests, and a supervisor decides (POST
 /households/{id}/merge, or leaves the pair alone).

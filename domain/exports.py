@@ -1,4 +1,4 @@
-"""The exports of API §7, the pure part: column names (English and Vietnamese), how one row
+"""The exports of docs/exports.md, the pure part: column names (English and Vietnamese), how one row
 is built, the formula-injection guard, phone masking, file names, and CSV text chunks.
 
 No I/O: the store reads rows and hands them here as plain values; the API and the command
@@ -309,7 +309,7 @@ def ancestor_of_level(unit: UnitInfo, level: str, units: Mapping[int, UnitInfo])
 def unit_row(
     ward: UnitInfo, totals: Mapping[str, Any], rank: int, units: Mapping[int, UnitInfo]
 ) -> list[Any]:
-    """One row of units.csv: the ward with its district and province, every total of API §6
+    """One row of units.csv: the ward with its district and province, every total of docs/figures.md
     (by_outcome and review flattened), and its rank among the exported wards."""
     province = ancestor_of_level(ward, "province", units)
     district = ancestor_of_level(ward, "district", units)

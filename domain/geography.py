@@ -1,4 +1,5 @@
-"""The units CSV (API §3, §8 `units import`): parse, validate and plan an import. Pure.
+"""The units CSV (docs/api.md, docs/cli.md `units import`): parse, validate and plan an import.
+Pure.
 
 An import file has exactly the columns ``scheme,code,name,level,parent_code,
 adult_population,target_rate`` (a header line is required; any order is accepted). Reading

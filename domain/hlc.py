@@ -1,4 +1,5 @@
-"""The hybrid logical clock of the sync protocol (API §4.1). Pure: wall time is an argument.
+"""The hybrid logical clock of the sync protocol (docs/sync-protocol.md). Pure: wall time is an
+argument.
 
 An HLC timestamp is ``<ms since epoch>-<counter>-<node>`` (``1597458600000-0003-5b0c…``).
 It orders edits and breaks ties between them, and is compared as the tuple

@@ -1,4 +1,5 @@
-"""Planning a push (API §4.1, §4.2): apply one batch of mutations to an in-memory state.
+"""Planning a push (docs/sync-protocol.md, docs/sync-protocol.md): apply one batch of mutations to
+an in-memory state.
 
 The store loads everything the batch can touch into a ``PushContext`` (a handful of set-based
 queries), ``plan_push`` works through the mutations in order against it, and the store
@@ -932,7 +933,7 @@ def plan_correction(
     author: str,
     author_role: str,
 ) -> tuple[PushPlan, VisitState]:
-    """A supervisor's correction of a visit (API §5 PATCH /visits/{id}).
+    """A supervisor's correction of a visit (docs/api-supervision.md PATCH /visits/{id}).
 
     Refused with ``version_conflict`` when the visit moved past ``base_version``; the
     counts rules apply to the corrected visit as a whole. Tablets pull the result, and a

@@ -1,4 +1,5 @@
-"""The sync protocol's records and constants (API §4), shared by server and tablet client.
+"""The sync protocol's records and constants (docs/sync-protocol.md), shared by server and tablet
+client.
 
 Pure data: what a household and a visit carry, the outcomes, the mutation types, the result
 statuses and rejection codes, and the error every rule raises. No I/O here.
@@ -13,7 +14,8 @@ from typing import Any, cast
 
 MUTATION_TYPES = ("household.upsert", "visit.create", "visit.update", "visit.void")
 
-# The data fields a tablet may send (API §4.1). `ward` and `group` are `scheme:code` refs.
+# The data fields a tablet may send (docs/sync-protocol.md). `ward` and `group` are `scheme:code`
+# refs.
 HOUSEHOLD_FIELDS = ("ward", "group", "address", "lat", "lon", "head_name", "phone")
 VISIT_FIELDS = (
     "household_id",
@@ -79,7 +81,7 @@ REJECTION_CODES = (
     "mutation_id_reused",
 )
 
-# Quality flags set on visits (API §4.2).
+# Quality flags set on visits (docs/sync-protocol.md).
 FLAGS = (
     "gps_far_from_household",
     "too_fast",
@@ -122,7 +124,7 @@ class SyncError(Exception):
 
 @dataclass(frozen=True)
 class Counters:
-    """A household's counters, derived from its counting visits (API §4.2)."""
+    """A household's counters, derived from its counting visits (docs/sync-protocol.md)."""
 
     adults: int | None = None
     smartphones: int | None = None
@@ -151,15 +153,16 @@ def complete_counts(counts: Mapping[str, int | None]) -> dict[str, int] | None:
 
 @dataclass
 class MergeResult:
-    """The outcome of a 3-way merge of one update (API §4.2)."""
+    """The outcome of a 3-way merge of one update (docs/sync-protocol.md)."""
 
     apply: dict[str, Any] = field(default_factory=dict)  # field -> value to store
     merged_fields: list[str] = field(default_factory=list)  # taken from one side only
     conflicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # base/server/client
 
 
-# --- how records are shown (API §5) ---------------------------------------------------
-# Key orders shared by the schemas' dumps, the pull page's fast writer and the tablet client.
+# --- how records are shown (docs/api-supervision.md)
+# --------------------------------------------------- Key orders shared by the schemas' dumps, the
+# pull page's fast writer and the tablet client.
 HOUSEHOLD_KEYS: tuple[str, ...] = (
     "id",
     "version",

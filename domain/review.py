@@ -1,4 +1,4 @@
-"""Supervisors' review of visits (API §5) as pure functions.
+"""Supervisors' review of visits (docs/api-supervision.md) as pure functions.
 
 - ``queue_rank``: where a visit stands in the review queue (1 = in front). The push write
   path and the review both call it, so a visit is ranked by one rule whoever changed it.
@@ -59,7 +59,7 @@ def status_for(action: str) -> str:
 
 
 def counts_toward_figures(review_status: str, voided: bool) -> bool:
-    """A visit counts when it is neither void nor rejected (API §4.2)."""
+    """A visit counts when it is neither void nor rejected (docs/sync-protocol.md)."""
     return not voided and review_status != "rejected"
 
 

@@ -1,4 +1,4 @@
-"""The merge rules of API §4.2 as pure functions.
+"""The merge rules of docs/sync-protocol.md as pure functions.
 
 - ``merge_update``: the 3-way merge of one tablet update (a household or a visit) with the
   record as the server holds it now;

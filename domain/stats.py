@@ -1,4 +1,4 @@
-"""The arithmetic of the figures (API §6): what one household adds to its units' counters,
+"""The arithmetic of the figures (docs/figures.md): what one household adds to its units' counters,
 and the totals, rates and ranks built from those counters. Pure: no I/O, no clock.
 
 The server keeps the figures as counters per unit and local day (the store adds and
@@ -259,7 +259,7 @@ def totals(
     adult_population: int | None,
     target_rate: float | None,
 ) -> dict[str, Any]:
-    """The `totals` object of API §6 from summed counters."""
+    """The `totals` object of docs/figures.md from summed counters."""
     installed = state.get("installed", 0)
     adults = state.get("adults_counted", 0)
     smartphones = state.get("smartphones", 0)

@@ -1,4 +1,5 @@
-"""Checking one pushed mutation (API §4.1): its envelope, its data, and the counts rules.
+"""Checking one pushed mutation (docs/sync-protocol.md): its envelope, its data, and the counts
+rules.
 
 Every check raises ``SyncError("validation_failed", message, errors={field: [messages]})``
 carrying *all* the problems found, so a canvasser (or a supervisor re-applying a rejected
@@ -201,7 +202,7 @@ def _check_counts(data: dict[str, Any], errors: Errors) -> None:
 
 
 def parse_mutation(raw: object) -> Mutation:
-    """Check one mutation's envelope: exactly the keys of API §4.1, a known type, a
+    """Check one mutation's envelope: exactly the keys of docs/sync-protocol.md, a known type, a
     lowercase UUID, a base_version as the type needs it, a valid hlc, an object as data."""
     mutation = _plainly_valid(raw)
     return mutation if mutation is not None else _parse_mutation_fully(raw)

@@ -1,4 +1,4 @@
-"""The one registry of error codes, the error envelope of API §1, and the handlers.
+"""The one registry of error codes, the error envelope of docs/errors.md, and the handlers.
 
 Every non-2xx answer, whatever raised it (our code, Werkzeug, the database, a bug), goes
 through ``error_response`` so that clients see one envelope, in one language: the request's
@@ -97,7 +97,8 @@ HTTP_STATUS_CODES: dict[int, str] = {
 
 
 class ApiError(Exception):
-    """An error with a registered code; raised anywhere below a view, answered as §1 says."""
+    """An error with a registered code; raised anywhere below a view, answered as docs/errors.md
+    says."""
 
     def __init__(
         self,

@@ -278,8 +278,8 @@ class Visit(Model):
         Index("ix_visits_ward_id", "ward_id"),
         Index("ix_visits_canvasser_visited_at", "canvasser_id", "visited_at"),
         Index("ix_visits_change_seq", "change_seq"),
-        # The review queue (API §5): one backward scan gives flagged and priority visits
-        # first, then newest first, whatever the ward's size.
+        # The review queue (docs/api-supervision.md): one backward scan gives flagged and priority
+        # visits first, then newest first, whatever the ward's size.
         Index("ix_visits_queue", "ward_id", "queue_rank", "visited_at", "id"),
         CheckConstraint(
             "review_status IN ('pending', 'approved', 'rejected', 'flagged')", name="review"
@@ -396,7 +396,7 @@ class Conflict(Model):
 
 
 class UnitDayFigures(Model):
-    """The figures of API §6 kept as counters: one row per unit and local day, holding what
+    """The figures of docs/figures.md kept as counters: one row per unit and local day, holding what
     that day added. Flow figures (visits, outcomes, review states) are the visits dated that
     day; state figures (households visited, adults, installs...) are the change the day made
     to the households' state, so a state as of day D is the sum of the rows up to D. Every

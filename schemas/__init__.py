@@ -94,7 +94,8 @@ class Timestamp(fields.Field):
 
 
 class ListEnvelope(OutputSchema):
-    """The envelope of every list (API §1): ``items``, an opaque ``cursor``, ``has_more``."""
+    """The envelope of every list (docs/errors.md): ``items``, an opaque ``cursor``,
+    ``has_more``."""
 
     cursor = fields.String(allow_none=True, required=True)
     has_more = fields.Boolean(required=True)

@@ -1,4 +1,4 @@
-"""Audit (API §5): the list query and one audit row as shown to admins."""
+"""Audit (docs/api-supervision.md): the list query and one audit row as shown to admins."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Conflicts, household merges and duplicate suggestions (API §5): the queries and bodies,
-and how a conflict and a suggestion are shown (a merge answers the surviving household as
+"""Conflicts, household merges and duplicate suggestions (docs/api-conflicts.md): the queries and
+bodies, and how a conflict and a suggestion are shown (a merge answers the surviving household as
 HouseholdRecordSchema shows it)."""
 
 from __future__ import annotations

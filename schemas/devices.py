@@ -1,4 +1,5 @@
-"""Devices (API §2, §5): the list query and a device as shown to supervisors."""
+"""Devices (docs/api-auth.md, docs/api-supervision.md): the list query and a device as shown to
+supervisors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exports (API §7): the query of each download. Unknown parameters are refused (a
+"""Exports (docs/exports.md): the query of each download. Unknown parameters are refused (a
 misspelt ``review_staus`` must not silently export everything); dates are campaign-local,
 both ends included."""
 

@@ -1,4 +1,4 @@
-"""Households (API §5): the list query, and one household as its page shows it (the
+"""Households (docs/api-supervision.md): the list query, and one household as its page shows it (the
 record of HouseholdRecordSchema with its visits, newest first)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Households and visits as the API shows them (API §5), shared by pull and the visit APIs.
+"""Households and visits as the API shows them (docs/api-supervision.md), shared by pull and the
+visit APIs.
 
 The key orders are constants of domain/records.py so that pull, which builds records from
 plain rows rather than from objects, shows exactly the keys, in exactly the order, of

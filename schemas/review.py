@@ -1,5 +1,5 @@
-"""Review (API §5): the bodies of a single and a bulk review, and the bulk review's answer
-(a single review answers the visit as its detail shows it: schemas/visits.py)."""
+"""Review (docs/api-supervision.md): the bodies of a single and a bulk review, and the bulk review's
+answer (a single review answers the visit as its detail shows it: schemas/visits.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures (API §6): the /stats query. Dates are campaign-local, both ends included."""
+"""Figures (docs/figures.md): the /stats query. Dates are campaign-local, both ends included."""
 
 from __future__ import annotations
 

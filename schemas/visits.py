@@ -1,5 +1,5 @@
-"""Visits (API §5): the review queue's query, the supervisor's correction body, and a visit
-as the review answers and its detail page show it (the list's fields plus who reviewed it,
+"""Visits (docs/api-supervision.md): the review queue's query, the supervisor's correction body, and
+a visit as the review answers and its detail page show it (the list's fields plus who reviewed it,
 and for the detail its history).
 
 The review queue is the hot path of the supervisors' pages: ``dump_visit_fast`` writes its

@@ -1,4 +1,4 @@
-"""The figures of API §6 recomputed from scratch, the slow obvious way, for tests.
+"""The figures of docs/figures.md recomputed from scratch, the slow obvious way, for tests.
 
 Written from the spec's words, apart from the server's counter arithmetic (domain/stats.py):
 read every household and visit of a unit's subtree and count, as of ``to`` and within

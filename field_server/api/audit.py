@@ -1,5 +1,5 @@
-"""The audit trail (API §5): admins only, newest first, filtered by actor, action and
-campaign-local dates (services/audit.py)."""
+"""The audit trail (docs/api-supervision.md): admins only, newest first, filtered by actor, action
+and campaign-local dates (services/audit.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Conflicts (API §5): what the merge rules left to a supervisor. List them, resolve one
-(keep the server's values, take the tablet's, or set values), or dismiss one
+"""Conflicts (docs/api-conflicts.md): what the merge rules left to a supervisor. List them, resolve
+one (keep the server's values, take the tablet's, or set values), or dismiss one
 (services/conflicts.py)."""
 
 from __future__ import annotations

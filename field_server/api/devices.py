@@ -1,4 +1,5 @@
-"""Devices (API §2, §5): list the tablets of a ward, revoke a lost one (services/devices.py)."""
+"""Devices (docs/api-auth.md, docs/api-supervision.md): list the tablets of a ward, revoke a lost
+one (services/devices.py)."""
 
 from __future__ import annotations
 

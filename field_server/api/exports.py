@@ -1,4 +1,4 @@
-"""Exports (API §7): units, visits and households as CSV or XLSX, and a SQLite snapshot.
+"""Exports (docs/exports.md): units, visits and households as CSV or XLSX, and a SQLite snapshot.
 
 Each download calls its export in services/exports.py (scope, audit row, rows read in one
 snapshot) and streams the bytes it returns, with ``stream_with_context`` so the rows are

@@ -1,4 +1,4 @@
-"""Households (API §5): the list with its search, and one household with its visits
+"""Households (docs/api-supervision.md): the list with its search, and one household with its visits
 (services/households.py)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Duplicate households (API §5): the near-duplicate suggestions behind the supervisors'
-/duplicates page (GET /duplicates), and merging one household into another
-(POST /households/{id}/merge); services/merges.py."""
+"""Duplicate households (docs/api-conflicts.md): the near-duplicate suggestions behind the
+supervisors' /duplicates page (GET /duplicates), and merging one household into another (POST
+/households/{id}/merge); services/merges.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/stats (API §6): a unit's figures, its children's, its rank, a daily series
+"""GET /api/v1/stats (docs/figures.md): a unit's figures, its children's, its rank, a daily series
 (services/stats.py)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Visits (API §5): the review queue, one visit with its history, the review (single and
-bulk) and the supervisor's correction (services/visits.py)."""
+"""Visits (docs/api-supervision.md): the review queue, one visit with its history, the review
+(single and bulk) and the supervisor's correction (services/visits.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `field-server` command line (API §8): thin click shells over the services.
+"""The `field-server` command line (docs/cli.md): thin click shells over the services.
 
 Commands are attached both to the `field-server` group and to the app's own `flask` CLI,
 so `flask --app field_server units import ...` works too. The group itself never loads the

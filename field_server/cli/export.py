@@ -1,5 +1,5 @@
 """`field-server export units|visits|households|snapshot --unit SCHEME:CODE`: the exports
-of API §7 from the command line, through the same services as the API
+of docs/exports.md from the command line, through the same services as the API
 (services/exports.py: a CSV is the same bytes as the download; XLSX and SQLite the same
 content; the same audit row).
 
@@ -182,7 +182,7 @@ def _sheet_options(fmt: str, lang: str | None, sep: str | None, no_bom: bool) ->
 
 @click.group("export")
 def export() -> None:
-    """Export units, visits, households (CSV or XLSX) or a SQLite snapshot (API §7)."""
+    """Export units, visits, households (CSV or XLSX) or a SQLite snapshot (docs/exports.md)."""
 
 
 @export.command("units")

@@ -1,5 +1,5 @@
-"""Reading the audit trail (API §5, admins only): newest first, paged by keyset on (at, id)
-so a page is a backward range scan of ``ix_audit_log_at`` however long the trail grows."""
+"""Reading the audit trail (docs/api-supervision.md, admins only): newest first, paged by keyset on
+(at, id) so a page is a backward range scan of ``ix_audit_log_at`` however long the trail grows."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Conflicts (API §5): listing a ward's conflicts newest first, one page by keyset, and
-loading and closing one. All SQL for the conflicts table outside a push lives here."""
+"""Conflicts (docs/api-conflicts.md): listing a ward's conflicts newest first, one page by keyset,
+and loading and closing one. All SQL for the conflicts table outside a push lives here."""
 
 from __future__ import annotations
 

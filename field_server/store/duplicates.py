@@ -1,5 +1,5 @@
-"""Near-duplicate suggestions (API §5 GET /duplicates): the households of one ward as the
-duplicate rules see them (domain/duplicates.py), and the possible_duplicate conflicts of the
+"""Near-duplicate suggestions (docs/api-conflicts.md GET /duplicates): the households of one ward as
+the duplicate rules see them (domain/duplicates.py), and the possible_duplicate conflicts of the
 ward, open (shown first) or settled (never suggested again)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading the rows of the exports (API §7) and writing the XLSX and SQLite files.
+"""Reading the rows of the exports (docs/exports.md) and writing the XLSX and SQLite files.
 
 Rows are read in keyset batches, never all at once: visits per ward and queue rank along
 ``ix_visits_queue`` (ward_id, queue_rank, visited_at, id), the two ranks of a ward merged back
@@ -169,8 +169,8 @@ def progress(rows: Iterable[R], what: str) -> Iterator[R]:
 def unit_table(
     root: Root, style: Style, end: Any, campaign_rate: float, layout: str = "full"
 ) -> ExportTable:
-    """One row per ward under the root (a ward gives its own row), with every total of §6
-    as of the end of ``end`` and the rank among these wards by coverage."""
+    """One row per ward under the root (a ward gives its own row), with every total of
+    docs/figures.md as of the end of ``end`` and the rank among these wards by coverage."""
     units = load_units(root)
     wards = _wards(root, units)
     ward_units = []

@@ -1,4 +1,4 @@
-"""The figures of API §6 kept as counters, and read back.
+"""The figures of docs/figures.md kept as counters, and read back.
 
 Writes: whatever changes households or visits measures the households it touches before
 and after (``snapshot``/``settle``, or ``measure`` on a push's context) and adds the
@@ -510,7 +510,7 @@ def unit_nodes(units: Iterable[Unit]) -> list[UnitNode]:
 def totals_for(
     units: list[Unit], start: date | None, end: date, campaign_rate: float
 ) -> dict[int, dict[str, Any]]:
-    """The API §6 ``totals`` of each unit (by id): counters summed for [start, end], with
+    """The docs/figures.md ``totals`` of each unit (by id): counters summed for [start, end], with
     adult populations summed up from below where a unit has none of its own."""
     nodes = {n.id: n for n in unit_nodes(units)}
     populations = effective_populations(nodes.values())

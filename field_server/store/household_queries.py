@@ -1,4 +1,5 @@
-"""Reading households for supervisors (API §5): the list with its search, and one household.
+"""Reading households for supervisors (docs/api-supervision.md): the list with its search, and one
+household.
 
 The list is ordered by (ward_id, address_norm, id) and paged by keyset on those columns, so
 a ward's page is a range scan of ``ix_households_ward_address``; households merged into

@@ -1,8 +1,8 @@
-"""Merging one household into another (API §5 POST /households/{id}/merge): the visits
-move to the survivor, the other household becomes a tombstone (``merged_into``), and the
-survivor's counters are derived again from all its visits. Set-based: a few statements
-whatever the number of visits. services/merges.py runs it in one write that measures both
-households before (which locks them) and stamps the returned ids."""
+"""Merging one household into another (docs/api-conflicts.md POST /households/{id}/merge): the
+visits move to the survivor, the other household becomes a tombstone (``merged_into``), and the
+survivor's counters are derived again from all its visits. Set-based: a few statements whatever the
+number of visits. services/merges.py runs it in one write that measures both households before
+(which locks them) and stamps the returned ids."""
 
 from __future__ import annotations
 

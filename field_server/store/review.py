@@ -1,6 +1,6 @@
-"""Persisting a review (API §5): load the visits, write the plan of domain/review.py, recount
-the households whose visits stopped (or started again) counting (services/visits.py runs
-them in one write).
+"""Persisting a review (docs/api-supervision.md): load the visits, write the plan of
+domain/review.py, recount the households whose visits stopped (or started again) counting
+(services/visits.py runs them in one write).
 
 Set-based whatever the number of visits: one SELECT per 500 ids, one UPDATE per queue rank
 and 500 ids, one SELECT of the households' visits and one executemany for the households
@@ -82,7 +82,7 @@ def reload_locked(ids: Sequence[str]) -> dict[str, LoadedTarget] | None:
 
 def apply_review(plan: ReviewPlan) -> None:
     """Write the new review state. ``version`` stays: a review is not a change of the
-    visit's own data (API §4.2)."""
+    visit's own data (docs/sync-protocol.md)."""
     for rank, ids in sorted(plan.ids_by_rank.items()):
         for chunk in chunks(ids):
             db.session.execute(

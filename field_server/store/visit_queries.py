@@ -1,5 +1,5 @@
-"""Reading visits for supervisors (API §5): the review queue, one visit with its history,
-and the lookups that show a page of visits without a query per row.
+"""Reading visits for supervisors (docs/api-supervision.md): the review queue, one visit with its
+history, and the lookups that show a page of visits without a query per row.
 
 The queue is ordered ``queue_rank DESC, visited_at DESC, id DESC`` and paged by keyset on
 those three columns, so every page reads backward range scans of ``ix_visits_queue``

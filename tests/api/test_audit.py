@@ -1,4 +1,4 @@
-"""GET /api/v1/audit (API §5): the audit trail, for admins only."""
+"""GET /api/v1/audit (docs/api-supervision.md): the audit trail, for admins only."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Access tokens as an attacker or a stale client would present them (API §1, §2).
+"""Access tokens as an attacker or a stale client would present them (docs/errors.md,
+docs/api-auth.md).
 
 Tokens are built by hand with PyJWT from the claims of a real login, then altered one way
-each; every refusal must come in the §1 envelope with the code clients branch on.
+each; every refusal must come in the docs/errors.md envelope with the code clients branch on.
 """
 
 from __future__ import annotations

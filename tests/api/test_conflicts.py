@@ -1,4 +1,4 @@
-"""GET /api/v1/conflicts, POST /conflicts/{id}/resolve and /dismiss (API §5), with
+"""GET /api/v1/conflicts, POST /conflicts/{id}/resolve and /dismiss (docs/api-conflicts.md), with
 conflicts made by real pushes."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""POST /api/v1/devices/{id}/revoke and GET /api/v1/devices (API §2, §5)."""
+"""POST /api/v1/devices/{id}/revoke and GET /api/v1/devices (docs/api-auth.md,
+docs/api-supervision.md)."""
 
 from __future__ import annotations
 

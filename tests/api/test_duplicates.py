@@ -1,4 +1,4 @@
-"""GET /api/v1/duplicates (API §5, the supervisors' /duplicates page): near-duplicate
+"""GET /api/v1/duplicates (docs/api-conflicts.md, the supervisors' /duplicates page): near-duplicate
 households of a ward, open possible_duplicate conflicts first, never merged by itself."""
 
 from __future__ import annotations

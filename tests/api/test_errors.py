@@ -1,4 +1,5 @@
-"""The error envelope of §1, from every source: our code, Werkzeug, the database, a bug."""
+"""The error envelope of docs/errors.md, from every source: our code, Werkzeug, the database, a
+bug."""
 
 import logging
 

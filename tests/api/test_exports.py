@@ -1,4 +1,4 @@
-"""GET /api/v1/exports/* (API §7) and `field-server export`: what a district officer
+"""GET /api/v1/exports/* (docs/exports.md) and `field-server export`: what a district officer
 downloads, read back the way Excel, openpyxl and sqlite3 would read it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GET /api/v1/households and GET /api/v1/households/{household_id} (API §5)."""
+"""GET /api/v1/households and GET /api/v1/households/{household_id} (docs/api-supervision.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""POST /api/v1/households/{id}/merge (API §5): visits move to the survivor, the other
-household becomes a tombstone that tablets pull as op "merge"."""
+"""POST /api/v1/households/{id}/merge (docs/api-conflicts.md): visits move to the survivor, the
+other household becomes a tombstone that tablets pull as op "merge"."""
 
 from __future__ import annotations
 

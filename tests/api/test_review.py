@@ -1,4 +1,5 @@
-"""POST /api/v1/visits/{visit_id}/review and POST /api/v1/visits/review (API §5)."""
+"""POST /api/v1/visits/{visit_id}/review and POST /api/v1/visits/review
+(docs/api-supervision.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/stats (API §6) and `field-server stats verify|rebuild`."""
+"""GET /api/v1/stats (docs/figures.md) and `field-server stats verify|rebuild`."""
 
 from __future__ import annotations
 

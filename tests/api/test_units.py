@@ -1,4 +1,5 @@
-"""GET /api/v1/units (§3): each caller sees their units, what lies below, and the ancestors."""
+"""GET /api/v1/units (docs/api.md): each caller sees their units, what lies below, and the
+ancestors."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Users API (§2): who may list, create and change whom; passwords shown once."""
+"""Users API (docs/api-auth.md): who may list, create and change whom; passwords shown once."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/visits (the review queue) and GET /api/v1/visits/{visit_id} (API §5)."""
+"""GET /api/v1/visits (the review queue) and GET /api/v1/visits/{visit_id}
+(docs/api-supervision.md)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from domain.address import fold_diacritics, normalise_address
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # Hưng Yên, Hà Nội: số / ngõ / ngách, the example of API §4.1.
+        # Hưng Yên, Hà Nội: số / ngõ / ngách, the example of docs/sync-protocol.md.
         (
             "Số 12, ngõ 34, ngách 5, phường Hiến Nam",
             "12 ngõ 34 ngách 5 phường hiến nam",

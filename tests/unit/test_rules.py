@@ -1,4 +1,5 @@
-"""The merge rules of API §4.2 (domain/rules.py): 3-way merge, counters, quality flags."""
+"""The merge rules of docs/sync-protocol.md (domain/rules.py): 3-way merge, counters, quality
+flags."""
 
 from __future__ import annotations
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, func, literal, or_, select, tuple_
+from sqlalchemy import Integer, String, func, literal, or_, select, tuple_
 
 from ..extensions import db
-from ..models import Household, Unit
+from ..models import Household, Unit, table
 from .visit_queries import WardSet
 
-H: Table = Household.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
+H = table(Household)
+U = table(Unit)
 
 HouseholdPosition = tuple[int, str, str]
 

@@ -14,18 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from domain.records import COUNT_FIELDS, Counters
 from domain.review import CountedVisit, ReviewPlan, ReviewTarget, recount
 
 from ..extensions import db
-from ..models import Household, Unit, Visit
+from ..models import Household, Unit, Visit, table
 from .batching import chunks
 
-V: Table = Visit.__table__  # type: ignore[assignment]
-H: Table = Household.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
+V = table(Visit)
+H = table(Household)
+U = table(Unit)
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, literal, or_, select, tuple_, union_all
+from sqlalchemy import Integer, String, literal, or_, select, tuple_, union_all
 
 from domain.review import QUEUE_RANKS
 
 from ..extensions import db
-from ..models import Revision, Unit, User, Visit
+from ..models import Revision, Unit, User, Visit, table
 from .batching import chunks
 from .keyset import decode_time_key, encode_time_key, time_bound, time_key
 from .units import Scope
 
-V: Table = Visit.__table__  # type: ignore[assignment]
-U: Table = Unit.__table__  # type: ignore[assignment]
+V = table(Visit)
+U = table(Unit)
 
 # Up to this many wards, each ward is scanned on its own (one index range per rank); beyond,
 # one scan of the matching rows and a sort (a province's or the country's whole queue).

@@ -378,3 +378,27 @@ def test_a_nul_character_rejects_its_mutation_alone_on_both_databases(world, tab
     ]
     assert "address" in body["results"][1]["errors"]
     assert "notes" in body["results"][2]["errors"]
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("vi", "Các số liệu không khớp nhau."), ("en", "The counts do not add up.")],
+)
+def test_rejections_in_a_push_answer_speak_its_language(world, tablet, language, message):
+    household = tablet.household()
+    bad_counts = tablet.visit(household["id"], **counts(adults=1, smartphones=3))
+    answer = tablet.client.post(
+        "/api/v1/sync/push",
+        json={"device_id": tablet.device_id, "mutations": [household, bad_counts]},
+        headers={**tablet.headers, "Accept-Language": language},
+    )
+    rejected = answer.get_json()["results"][1]
+    assert (rejected["status"], rejected["message"]) == ("rejected", message)
+    # A replay of the same batch in the other language is answered from the ledger, translated.
+    other = "en" if language == "vi" else "vi"
+    replay = tablet.client.post(
+        "/api/v1/sync/push",
+        json={"device_id": tablet.device_id, "mutations": [household, bad_counts]},
+        headers={**tablet.headers, "Accept-Language": other},
+    )
+    assert replay.get_json()["results"][1]["message"] != message

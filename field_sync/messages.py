@@ -17,17 +17,15 @@ Vietnamese when the catalogue knows it, and leaves any other text as it is.
 
 from __future__ import annotations
 
-import functools
-import re
-import string
 from collections.abc import Mapping
 from typing import Any
+
+from domain.messages import Catalogue
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 # The environment variables that name the user's language, in gettext's order.
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-_FORMATTER = string.Formatter()
 
 
 def language_from_environment(environ: Mapping[str, str]) -> str:
@@ -41,20 +39,6 @@ def language_from_environment(environ: Mapping[str, str]) -> str:
     return DEFAULT_LANGUAGE
 
 
-def _compile(msgid: str) -> tuple[int, re.Pattern[str]] | None:
-    """(length of fixed text, pattern) of a template; None for a message without values."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    fixed = 0
-    for literal, name, _, _ in _FORMATTER.parse(msgid):
-        parts.append(re.escape(literal))
-        fixed += len(literal)
-        if name is not None:
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
-            seen.add(name)
-    return (fixed, re.compile("".join(parts), re.DOTALL)) if seen else None
-
-
 class Messages:
     """The messages of one language: ``messages("Nothing to push.")`` for one of
     field-sync's own (values filled in by name), ``messages.translate(text)`` for a text
@@ -63,11 +47,8 @@ class Messages:
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self.entries: dict[str, str] = VI if self.language == "vi" else {}
-        templates = [(c, self.entries[m]) for m in self.entries if (c := _compile(m))]
-        # The most fixed text first: the most specific template wins.
-        templates.sort(key=lambda item: -item[0][0])
-        self._templates = [(pattern, text) for (_, pattern), text in templates]
-        self.translate = functools.lru_cache(maxsize=1024)(self._translate)
+        # The server's matcher (domain/messages.py): the same templates read the same way.
+        self.translate = Catalogue(self.language, self.entries).translate
 
     def __call__(self, msgid: str, **values: Any) -> str:
         template = self.entries.get(msgid, msgid)
@@ -76,17 +57,6 @@ class Messages:
     def plural(self, count: int, one: str, many: str) -> str:
         """ "1 batch", "3 batches"; Vietnamese nouns do not change with the number."""
         return f"{count} {self(one if count == 1 else many)}"
-
-    def _translate(self, text: str) -> str:
-        exact = self.entries.get(text)
-        if exact is not None:
-            return exact
-        for pattern, translation in self._templates:
-            match = pattern.fullmatch(text)
-            if match is not None:
-                values = {name: self.translate(value) for name, value in match.groupdict().items()}
-                return translation.format_map(values)
-        return text
 
     def errors(self, errors: Any) -> Any:
         """A field-error map with its messages translated, keys as they are."""

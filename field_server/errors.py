@@ -41,6 +41,9 @@ ERRORS: dict[str, ErrorSpec] = {
     "device_revoked": ErrorSpec(
         401, "This device has been revoked; log in again with a new device."
     ),
+    "device_credentials_invalid": ErrorSpec(
+        401, "This device is registered with another secret; log in from the device itself."
+    ),
     "refresh_reused": ErrorSpec(
         401, "This refresh token was already used; the session has been closed for safety."
     ),

@@ -151,6 +151,9 @@ class Device(Model):
     device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # SHA-256 of the secret the app made beside the device id (API v1.1); null for a device
+    # registered before credentials existed, until its owner presents one.
+    secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_mutation_id: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

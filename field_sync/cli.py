@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -185,6 +185,12 @@ pass_tablet = click.make_pass_decorator(Tablet)
     default=None,
     help="Restore a known device id into a new store (a reinstalled tablet).",
 )
+@click.option(
+    "--device-secret-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="With --device-id: a file whose first line is that device's secret.",
+)
 @pass_tablet
 @handled
 def login(
@@ -193,8 +199,14 @@ def login(
     password_stdin: bool,
     device_name: str | None,
     device_id: str | None,
+    device_secret_file: TextIO | None,
 ) -> None:
-    """Log in; the device id is made once per store and kept."""
+    """Log in; the device id and its secret are made once per store and kept."""
+    device_secret = None
+    if device_secret_file is not None:
+        device_secret = device_secret_file.readline().strip()
+        if device_id is None:
+            fail(_("--device-secret-file restores a device: give --device-id too."), 2)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -202,7 +214,9 @@ def login(
     if not password:
         fail(_("a password is required."), 2)
     url = tablet.server_url
-    result = tablet.client.login(username, password, device_name, device_id=device_id)
+    result = tablet.client.login(
+        username, password, device_name, device_id=device_id, device_secret=device_secret
+    )
     tablet.store.set("server_url", url)
     who = f"{result.username} ({result.role})" if result.role else result.username
     click.echo(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from .transport import Response, Transport, TransportError
 log = logging.getLogger("field_sync")
 
 API = "/api/v1"
+# 48 random bytes: a 64-character secret, inside the 32 to 128 the server takes.
+DEVICE_SECRET_BYTES = 48
 # 401 codes after which the stored session is dead: only a new login helps.
 SESSION_ENDED = frozenset({"refresh_reused", "token_invalid", "device_revoked", "token_expired"})
 
@@ -312,9 +315,14 @@ class SyncClient:
         device_name: str | None = None,
         *,
         device_id: str | None = None,
+        device_secret: str | None = None,
     ) -> LoginResult:
-        """Log in as this tablet (docs/api-auth.md). The device id is made once per install
-        and kept; ``device_id`` restores a known one into a new store (a reinstalled tablet)."""
+        """Log in as this tablet (docs/api-auth.md). The device id and its secret are made
+        once per install and kept; ``device_id`` restores a known id into a new store (a
+        reinstalled tablet) together with ``device_secret``, its secret kept outside the
+        store; without the secret the server accepts a known id only for a device registered
+        before device credentials, and only from its owner.
+        """
         current = self.device_id
         if current is None:
             current = device_id or str(uuid.uuid4())
@@ -324,7 +332,24 @@ class SyncClient:
                 "device_mismatch",
                 f"This store belongs to device {current}; use another --data file.",
             )
-        body: dict[str, Any] = {"username": username, "password": password, "device_id": current}
+        if device_secret is not None:
+            if device_id is None:
+                raise SyncClientError(
+                    "device_secret_without_id", "A device secret restores a device id: give both."
+                )
+            self.store.set("device_secret", device_secret)
+        secret = self.store.get("device_secret")
+        if secret is None:
+            # Made once, beside the device id, and never shown (API v1.1). A store from
+            # before device credentials gets one now: the server lets the owner register it.
+            secret = secrets.token_urlsafe(DEVICE_SECRET_BYTES)
+            self.store.set("device_secret", secret)
+        body: dict[str, Any] = {
+            "username": username,
+            "password": password,
+            "device_id": current,
+            "device_secret": secret,
+        }
         if device_name is not None:
             body["device_name"] = device_name
         # A refused login is not retried on 429: repeating a password will not help.

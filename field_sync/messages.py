@@ -77,6 +77,9 @@ VI: dict[str, str] = {
     ),
     "Password": "Mật khẩu",
     "a password is required.": "cần nhập mật khẩu.",
+    "--device-secret-file restores a device: give --device-id too.": (
+        "--device-secret-file dùng để khôi phục một thiết bị: hãy cho cả --device-id."
+    ),
     "Logged in as {who} at {url} on device {device}; next mutation {next}.": (
         "Đã đăng nhập với tên {who} tại {url} trên thiết bị {device}; "
         "thay đổi tiếp theo là số {next}."

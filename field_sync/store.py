@@ -38,6 +38,7 @@ its cursor, a push answer's results, a new mutation and the numbering it consume
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -128,11 +129,26 @@ class PushTally:
     unanswered: int = 0
 
 
+def _make_private(path: str) -> None:
+    """The store holds the session's tokens and the device secret: readable by its owner
+    only. SQLite gives its -wal and -shm files the database file's mode, so those follow."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a store made before this rule, or under a loose umask
+    finally:
+        os.close(fd)
+    for companion in (f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(companion):
+            os.chmod(companion, 0o600)
+
+
 class LocalStore:
     """The tablet's SQLite file. ``path`` may be ``":memory:"`` for tests."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            _make_private(self.path)
         # Autocommit at the driver level: every transaction is an explicit BEGIN from
         # Database.atomic(), never one the sqlite3 module opens behind our back.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)

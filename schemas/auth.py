@@ -6,7 +6,9 @@ case, braces, no dashes) is refused so that one tablet can never appear under tw
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from domain.roles import ROLES
 
@@ -22,15 +24,33 @@ DEVICE_ID = validate.Regexp(
 # make the server hash megabytes.
 MAX_PASSWORD = 1024
 MAX_REFRESH_TOKEN = 200
+# A device secret (API v1.1) is random, made once per install: long enough not to be guessed.
+MIN_DEVICE_SECRET = 32
+MAX_DEVICE_SECRET = 128
 
 
 class LoginSchema(StrictSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD))
     device_id = fields.String(load_default=None, allow_none=True, validate=DEVICE_ID)
+    device_secret = fields.String(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=validate.Length(min=MIN_DEVICE_SECRET, max=MAX_DEVICE_SECRET),
+        metadata={
+            "description": "API v1.1: the random secret the app made beside its device id; "
+            "required with a device id."
+        },
+    )
     device_name = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=200)
     )
+
+    @validates_schema
+    def _secret_needs_device(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("device_secret") is not None and data.get("device_id") is None:
+            raise ValidationError("Send device_secret with its device_id.", "device_secret")
 
 
 class RefreshSchema(StrictSchema):

@@ -79,7 +79,11 @@ class VisitRecordSchema(OutputSchema):
     ward = fields.String(required=True)
     group = fields.String(required=True, allow_none=True)
     canvasser = fields.String(required=True, allow_none=True)
-    device_id = fields.String(required=True)
+    device_id = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null in a pull when the device is not the caller's own."},
+    )
     review_status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATES))
     review_comment = fields.String(required=True, allow_none=True)
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)), required=True)

@@ -295,6 +295,9 @@ class World:
         body = {"username": username, "password": self.passwords[username], **extra}
         if "device_id" not in body and username.startswith("cv."):
             body["device_id"] = str(uuid.uuid5(uuid.NAMESPACE_DNS, username))
+        if body.get("device_id") and "device_secret" not in body:
+            # Each tablet knows its own secret (API v1.1): one per device id, whoever logs in.
+            body["device_secret"] = device_secret_for(body["device_id"])
         response = client.post("/api/v1/auth/login", json=body)
         assert response.status_code == 200, response.get_json()
         return response.get_json()
@@ -302,6 +305,11 @@ class World:
     def headers(self, client: Any, username: str, **extra: Any) -> dict[str, str]:
         token = self.login(client, username, **extra)["access_token"]
         return {"Authorization": f"Bearer {token}"}
+
+
+def device_secret_for(device_id: str) -> str:
+    """The secret a test tablet made beside its device id: the same for every login on it."""
+    return f"secret-of-{device_id}"
 
 
 # (password, argon2 settings) -> hash: the world's users get the same passwords every test.

@@ -28,7 +28,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
     None,
     body=LoginSchema,
     response=TokenPairSchema,
-    errors=("invalid_credentials", "device_revoked", "rate_limited"),
+    errors=("invalid_credentials", "device_credentials_invalid", "device_revoked", "rate_limited"),
 )
 def login(body: dict[str, Any]) -> sessions.TokenPair:
     """Log in: a token pair, the user's units and, for a tablet, its mutation numbering."""
@@ -36,6 +36,7 @@ def login(body: dict[str, Any]) -> sessions.TokenPair:
         username=body["username"],
         password=body["password"],
         device_id=body["device_id"],
+        device_secret=body["device_secret"],
         device_name=body["device_name"],
         address=client_address(),
         now=utcnow(),

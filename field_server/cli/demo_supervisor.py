@@ -10,6 +10,7 @@ sees a conflict waiting on the supervisor's pages.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +43,14 @@ class _Api:
 def _record_duplicates(app: Flask, password: str, households: list[dict[str, Any]]) -> int:
     """A second tablet records these households again (same address, same head)."""
     device = str(uuid.uuid4())
-    tablet = _Api(app, LATE_TABLET, password, device_id=device, device_name="Máy mượn")
+    tablet = _Api(
+        app,
+        LATE_TABLET,
+        password,
+        device_id=device,
+        device_secret=secrets.token_urlsafe(32),
+        device_name="Máy mượn",
+    )
     mutation_id = tablet.login_answer["device"]["last_mutation_id"]
     mutations = []
     for n, household in enumerate(households):

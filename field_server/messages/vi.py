@@ -27,6 +27,9 @@ VI: dict[str, str] = {
     "This device has been revoked; log in again with a new device.": (
         "Thiết bị này đã bị thu hồi; hãy đăng nhập lại bằng thiết bị mới."
     ),
+    "This device is registered with another secret; log in from the device itself.": (
+        "Thiết bị này đã được đăng ký với mã bí mật khác; hãy đăng nhập từ chính thiết bị đó."
+    ),
     "This refresh token was already used; the session has been closed for safety.": (
         "Mã làm mới đã được dùng; phiên đăng nhập đã bị đóng để đảm bảo an toàn."
     ),

@@ -247,6 +247,42 @@ def login_failure_reason(user: User | None, password_ok: bool) -> str | None:
     return None
 
 
+def device_secret_hash(secret: str) -> str:
+    """What the server keeps of a device secret. The secret is random and long (32 to 128
+    characters, made by the app), so a plain SHA-256 is enough: there is no dictionary to
+    try, and a memory-hard hash would only slow every tablet's login."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def device_credentials_refusal(
+    device: Device | None, user_id: int, presented_hash: str | None
+) -> str | None:
+    """Why this login may not use the device (for the audit trail), or None.
+
+    ``device`` is the stored row, None for a device id never seen. A new device must come
+    with its secret; a known one needs the same secret, whoever logs in (a shared tablet
+    changes hands, nobody else can claim it). A device registered before credentials
+    existed (no hash) serves only its current owner, who may present a first secret."""
+    if device is None:
+        return None if presented_hash is not None else "device_secret_missing"
+    if device.secret_hash is None:
+        return None if device.user_id == user_id else "device_unproven"
+    if presented_hash is None:
+        return "device_secret_missing"
+    if not hmac.compare_digest(device.secret_hash, presented_hash):
+        return "device_secret_wrong"
+    return None
+
+
+class _DeviceRefused(Exception):
+    """Raised inside the login's write to roll it back; answered after a failed login is
+    recorded in a write of its own."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def ensure_device_given(role: str, device_id: str | None) -> None:
     """Canvassers sync, and sync needs a device; asked only once the password is known good,
     so the answer reveals nothing about the account to someone guessing."""
@@ -389,6 +425,7 @@ def login(
     address: str,
     now: datetime,
     settings: SessionSettings,
+    device_secret: str | None = None,
 ) -> TokenPair:
     """Check the password and open a session (a refresh family, bound to the device when
     one is named) with its first token pair. Unknown user, wrong password and inactive
@@ -399,27 +436,12 @@ def login(
     password_ok = verify_password(settings.hasher, user.password_hash if user else None, password)
     reason = login_failure_reason(user, password_ok)
     if reason is not None:
-
-        def failed(write: Write) -> None:
-            logins.record_failure(username, address, now, forget_before=now - settings.login_window)
-            write.audit_many(
-                [
-                    _audit_row(
-                        now,
-                        "login.failed",
-                        actor=None,
-                        target=username,
-                        address=address,
-                        details={"reason": reason},
-                    )
-                ]
-            )
-
-        run_write(None, now, failed)
+        _record_failed_login(username, address, now, settings, reason)
         raise ApiError("invalid_credentials")
     assert user is not None
     ensure_device_given(user.role, device_id)
     user_id = user.id
+    presented_hash = device_secret_hash(device_secret) if device_secret is not None else None
 
     def work(write: Write) -> TokenPair:
         # Read again inside the write lock: a deactivation may have committed meanwhile.
@@ -428,7 +450,18 @@ def login(
             raise ApiError("invalid_credentials")
         device = None
         if device_id is not None:
-            device = sessions.device_for_login(device_id, current.id, device_name, now)
+            known = sessions.get_device(device_id, for_update=True)
+            refusal = device_credentials_refusal(known, current.id, presented_hash)
+            if refusal is not None:
+                raise _DeviceRefused(refusal)
+            device = known or sessions.device_for_login(
+                device_id, current.id, device_name, now, secret_hash=presented_hash
+            )
+            if device.secret_hash is None and presented_hash is not None:
+                device.secret_hash = presented_hash  # a device from before v1.1 takes its first
+            elif device.secret_hash != presented_hash:
+                # Two first logins raced to register the id with different secrets.
+                raise _DeviceRefused("device_secret_wrong")
             if device.revoked_at is not None:
                 raise ApiError("device_revoked")
             if device.user_id != current.id:
@@ -449,7 +482,34 @@ def login(
             now=now,
         )
 
-    return run_write(None, now, work)
+    try:
+        return run_write(None, now, work)
+    except _DeviceRefused as refused:
+        _record_failed_login(username, address, now, settings, refused.reason)
+        raise ApiError("device_credentials_invalid") from None
+
+
+def _record_failed_login(
+    username: str, address: str, now: datetime, settings: SessionSettings, reason: str
+) -> None:
+    """Count a failed login towards the limits and audit it, in a write of its own."""
+
+    def failed(write: Write) -> None:
+        logins.record_failure(username, address, now, forget_before=now - settings.login_window)
+        write.audit_many(
+            [
+                _audit_row(
+                    now,
+                    "login.failed",
+                    actor=None,
+                    target=username,
+                    address=address,
+                    details={"reason": reason},
+                )
+            ]
+        )
+
+    run_write(None, now, failed)
 
 
 def refresh(

@@ -308,13 +308,31 @@ def pull_page(
         query = select(*_columns(dialect.name, rank)).where(stored.c.id.in_(wanted))
         rows.update(((rank, row.id), row) for row in connection.execute(query).all())
     page = [(ENTITIES[rank], rows[rank, key]) for _, rank, key in page_keys]
-    return _dump(page, _time_text(dialect)), new_position, has_more
+    return _dump(page, _time_text(dialect), scope.user_id), new_position, has_more
 
 
-def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -> list[dict]:
+def _own_devices(device_ids: set[str], user_id: int) -> set[str]:
+    """Which of these devices belong to the caller: only those are named in a pull. Any
+    other device id would let its holder try to claim that tablet (docs/sync-protocol.md)."""
+    if not device_ids:
+        return set()
+    return set(
+        db.session.execute(
+            select(Device.device_id).where(
+                Device.device_id.in_(device_ids), Device.user_id == user_id
+            )
+        ).scalars()
+    )
+
+
+def _dump(
+    page: list[tuple[str, Any]], time_text: Callable[[Any], str | None], user_id: int
+) -> list[dict]:
     parents = parent_refs([row for entity, row in page if entity == "unit"])
     unit_ids: set[int] = set()
     user_ids: set[int] = set()
+    device_ids: set[str] = set()
+    v_device = _V["device_id"]
     for entity, row in page:
         if entity == "assignment":
             unit_ids.add(row.unit_id)
@@ -327,6 +345,8 @@ def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -
             if row[_V["group"]]:
                 unit_ids.add(row[_V["group"]])
             user_ids.add(row[_V["canvasser"]])
+            device_ids.add(row[v_device])
+    own_devices = _own_devices(device_ids, user_id)
     refs = {}
     if unit_ids:
         refs = {
@@ -363,6 +383,8 @@ def _dump(page: list[tuple[str, Any]], time_text: Callable[[Any], str | None]) -
             for i in _V_TIMES:
                 values[i] = time_text(values[i])
             values[v_flags] = _flags_list(values[v_flags])
+            if values[v_device] not in own_devices:
+                values[v_device] = None
             append(
                 {
                     "entity": "visit",

@@ -35,7 +35,14 @@ def _insert(model: type) -> sqlite.Insert | postgresql.Insert:
 # --- devices -------------------------------------------------------------------------------
 
 
-def device_for_login(device_id: str, user_id: int, name: str | None, now: datetime) -> Device:
+def device_for_login(
+    device_id: str,
+    user_id: int,
+    name: str | None,
+    now: datetime,
+    *,
+    secret_hash: str | None = None,
+) -> Device:
     """The device row, created for this user when new, and locked for the rest of the
     transaction. ON CONFLICT DO NOTHING makes two first logins of one tablet agree on one row
     instead of one of them failing on the primary key."""
@@ -45,6 +52,7 @@ def device_for_login(device_id: str, user_id: int, name: str | None, now: dateti
             device_id=device_id,
             user_id=user_id,
             name=name,
+            secret_hash=secret_hash,
             last_mutation_id=0,
             created_at=now,
             last_seen_at=None,

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from field_server.extensions import db
 from field_server.models import AuditEntry, Device, LoginFailure, RefreshFamily, RefreshToken, User
 from field_server.store.engine import write_transaction
+from tests.conftest import device_secret_for
 
 LOGIN = "/api/v1/auth/login"
 TABLET = "5b0c3f1e-8d2a-4c1b-9e7f-0a1b2c3d4e5f"
@@ -19,6 +20,9 @@ OTHER_TABLET = "0d2a6b7c-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 
 
 def post_login(client, username, password, **extra):
+    """A login as the tablet would send it: a device id comes with that device's secret."""
+    if extra.get("device_id") and "device_secret" not in extra:
+        extra["device_secret"] = device_secret_for(extra["device_id"])
     return client.post(LOGIN, json={"username": username, "password": password, **extra})
 
 

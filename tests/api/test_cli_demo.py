@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.conftest import device_secret_for
+
 VAN_GIANG_WARDS = {
     "12019": "Thị trấn Văn Giang",
     "12022": "Xã Xuân Quan",
@@ -77,6 +79,7 @@ def test_credentials_file_is_private_and_every_password_logs_in(app, runner, cli
         body = {"username": username, "password": password}
         if role == "canvasser":
             body["device_id"] = str(uuid.uuid4())
+            body["device_secret"] = device_secret_for(body["device_id"])
         response = client.post("/api/v1/auth/login", json=body)
         assert response.status_code == 200, (username, response.get_json())
         user = response.get_json()["user"]

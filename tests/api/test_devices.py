@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from field_server.extensions import db
 from field_server.models import Assignment, AuditEntry, Device, RefreshFamily, User
 from field_server.store.engine import write_transaction
+from tests.conftest import device_secret_for
 
 DEVICES = "/api/v1/devices"
 UNITS = "/api/v1/units"
@@ -85,9 +86,15 @@ def test_revoked_device_still_valid_access_token_is_device_revoked_at_once(clien
         "/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]}
     )
     assert_error(refreshed, 401, "device_revoked")
+    # Even with the device's own secret: the tablet itself cannot come back.
     login = client.post(
         "/api/v1/auth/login",
-        json={"username": "cv.vg.001", "password": world.passwords["cv.vg.001"], "device_id": VG1},
+        json={
+            "username": "cv.vg.001",
+            "password": world.passwords["cv.vg.001"],
+            "device_id": VG1,
+            "device_secret": device_secret_for(VG1),
+        },
     )
     assert_error(login, 401, "device_revoked")
     # Other tablets carry on.

@@ -206,7 +206,12 @@ def run(batch_count: int) -> dict:
             device = str(uuid.uuid4())
             login = post(
                 f"{server.url}/api/v1/auth/login",
-                {"username": "cv.bench", "password": "bench-password-1", "device_id": device},
+                {
+                    "username": "cv.bench",
+                    "password": "bench-password-1",
+                    "device_id": device,
+                    "device_secret": f"bench-secret-of-{device}",
+                },
             )
             token = login["access_token"]
             batches = make_batches(device, batch_count)

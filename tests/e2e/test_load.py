@@ -214,7 +214,12 @@ def tablet_run(
         tablet.username,
         "POST",
         "/api/v1/auth/login",
-        {"username": tablet.username, "password": PASSWORD, "device_id": tablet.device_id},
+        {
+            "username": tablet.username,
+            "password": PASSWORD,
+            "device_id": tablet.device_id,
+            "device_secret": f"load-secret-of-{tablet.device_id}",
+        },
     )
     try:
         start.wait(timeout=60)  # logged in: now all push at once

@@ -116,7 +116,12 @@ def tablet_run(base: str, username: str, password: str, created: list[str], erro
             base,
             "POST",
             "/api/v1/auth/login",
-            {"username": username, "password": password, "device_id": device},
+            {
+                "username": username,
+                "password": password,
+                "device_id": device,
+                "device_secret": f"proxy-secret-of-{device}",
+            },
         )["access_token"]
         outbox, number, ms = [], 1, 1_597_458_600_000
         for n in range(HOUSEHOLDS_PER_TABLET):

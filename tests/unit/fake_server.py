@@ -43,6 +43,7 @@ class Device:
     last: int = 0
     ledger: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     revoked: bool = False
+    secret: str | None = None
 
 
 class FakeServer:
@@ -141,10 +142,16 @@ class FakeServer:
                                             "units": []}}  # fmt: skip
 
     def _login(self, body: dict[str, Any]) -> Response:
-        assert set(body) <= {"username", "password", "device_id", "device_name"}
+        assert set(body) <= {"username", "password", "device_id", "device_secret", "device_name"}
         if self.users.get(body.get("username")) != body.get("password"):
             return self._answer(401, envelope(401, "invalid_credentials"))
-        device = self.devices.setdefault(body["device_id"], Device())
+        secret = body.get("device_secret")
+        assert isinstance(secret, str) and 32 <= len(secret) <= 128
+        device = self.devices.setdefault(body["device_id"], Device(secret=secret))
+        if device.secret is None:
+            device.secret = secret  # a device from before credentials takes its first secret
+        elif device.secret != secret:
+            return self._answer(401, envelope(401, "device_credentials_invalid"))
         if device.revoked:
             return self._answer(401, envelope(401, "device_revoked"))
         answer = self._session(body["device_id"], body["username"])

@@ -9,6 +9,7 @@ No network and no real sleeping: the transport, wall clock and sleep are injecte
 from __future__ import annotations
 
 import re
+import stat
 import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -275,9 +276,12 @@ def test_numbering_continues_after_a_reinstall_from_the_logins_last_mutation_id(
     tablet.visit(hh, outcome="not_home")
     tablet.client.push()
     device_id = tablet.client.device_id
+    device_secret = tablet.client.store.get("device_secret")
 
-    fresh = Tablet(tmp_path / "reinstalled.db", net)  # the local data is gone
-    result = fresh.client.login("cv.hy.001", "secret", device_id=device_id)
+    fresh = Tablet(tmp_path / "reinstalled.db", net)  # the local data is gone, not the identity
+    result = fresh.client.login(
+        "cv.hy.001", "secret", device_id=device_id, device_secret=device_secret
+    )
     assert result.last_mutation_id == 3 and result.next_mutation_id == 4
     assert result.numbering_adopted
     entry = fresh.client.add_visit(household_id=hh, outcome="come_back")
@@ -285,6 +289,25 @@ def test_numbering_continues_after_a_reinstall_from_the_logins_last_mutation_id(
     report = fresh.client.push()
     assert report.acknowledged == 1 and report.replayed == 0 and report.rejected == 0
     assert len(server.visits()) == 3
+
+
+def test_a_reinstall_without_the_device_secret_cannot_claim_the_device(tmp_path, tablet, net):
+    tablet.household()
+    tablet.client.push()
+    fresh = Tablet(tmp_path / "reinstalled.db", net)
+    with pytest.raises(RefusedError) as refused:
+        fresh.client.login("cv.hy.001", "secret", device_id=tablet.client.device_id)
+    assert refused.value.code == "device_credentials_invalid"
+    # The tablet that holds the secret carries on.
+    assert tablet.client.login("cv.hy.001", "secret").last_mutation_id == 1
+
+
+def test_the_store_is_private_to_its_owner(tmp_path, net):
+    tablet = Tablet(tmp_path / "tablet.db", net)
+    tablet.client.login("cv.hy.001", "secret")
+    tablet.household()
+    for path in tmp_path.glob("tablet.db*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_a_login_never_renumbers_waiting_mutations(tablet, server):

@@ -5,9 +5,10 @@ One SQLite file, reached through sqlite-utils. Tables:
 ``outbox``
     Every change the canvasser makes, written *before* any attempt to send it, numbered per
     device (1, 2, 3, … with no gaps, for the life of the install). ``state`` is ``pending``
-    until a 200 push answer lists the mutation: acknowledged entries are then deleted, and
-    rejected ones stay as ``rejected`` (consumed by the server, never sent again in a normal
-    push) with the server's ``result``, so that a server which lost them can be given them
+    until a 200 push answer lists the mutation: acknowledged entries then become ``sent``, and
+    rejected ones ``rejected`` (consumed by the server, never sent again in a normal
+    push), each with the server's ``result``, so that a server which lost them (restored from
+    a backup older than the tablet's last sync) can be given them
     back (see ``SyncClient.push``). ``data`` is stored as the JSON text first written, so a
     retry sends exactly the same content.
 ``records``
@@ -59,6 +60,9 @@ from domain.records import (
 )
 
 PENDING = "pending"
+# Acknowledged, kept: a server restored from a backup is given these back (a campaign's worth
+# of records is a few thousand rows, small beside the replica).
+SENT = "sent"
 ACKNOWLEDGED = frozenset({APPLIED, MERGED, CONFLICT, REDIRECTED})
 
 # Which replica entity a mutation type touches.
@@ -365,7 +369,10 @@ class LocalStore:
         return PushTally(acknowledged, replayed, rejected, len(by_id) - len(answered))
 
     def _acknowledge(self, entry: OutboxEntry, result: dict[str, Any]) -> None:
-        self.db.execute("DELETE FROM outbox WHERE mutation_id = ?", [entry.mutation_id])
+        self.db.execute(
+            "UPDATE outbox SET state = ?, result = ? WHERE mutation_id = ?",
+            [SENT, _dumps(result), entry.mutation_id],
+        )
         self.db.execute("DELETE FROM attention WHERE mutation_id = ?", [entry.mutation_id])
         entity = ENTITY_OF_TYPE.get(entry.type)
         self._settle(entry)

@@ -96,8 +96,14 @@ class FakeServer:
     def restore_backup(self, device_id: str, last: int) -> None:
         """The server lost the device's mutations above ``last`` (restored from a backup)."""
         device = self.devices[device_id]
+        lost = [result for k, (_, result) in device.ledger.items() if k > last]
         device.last = last
         device.ledger = {k: v for k, v in device.ledger.items() if k <= last}
+        for result in lost:
+            # What those mutations created is gone too (their updates are not modelled).
+            if result.get("status") != "rejected" and result.get("version") == 1:
+                for entity in ("household", "visit"):
+                    self.records.pop((entity, result.get("id")), None)
 
     # --- Transport ---------------------------------------------------------------------
 

@@ -324,6 +324,8 @@ def test_a_gap_the_outbox_cannot_fill_stops_with_a_clear_error_and_no_renumberin
         tablet.household(f"Số {n}")
     tablet.client.push()
     server.restore_backup(tablet.client.device_id, last=1)  # the server lost 2 and 3
+    # ...and the tablet no longer holds them (a store from before sent entries were kept).
+    tablet.store.db.execute("DELETE FROM outbox WHERE state = 'sent'")
     tablet.household("Số 9")
     with pytest.raises(MutationGapError) as caught:
         tablet.client.push()
@@ -332,6 +334,20 @@ def test_a_gap_the_outbox_cannot_fill_stops_with_a_clear_error_and_no_renumberin
     )
     assert [e.mutation_id for e in tablet.store.outbox()] == [4]
     assert pushed_ids(server)[-1] == [4]
+
+
+def test_a_server_restored_from_an_older_backup_is_given_back_what_it_lost(tablet, server):
+    for n in range(3):
+        tablet.household(f"Số {n}")
+    tablet.client.push()
+    server.restore_backup(tablet.client.device_id, last=1)  # the server lost 2 and 3
+    tablet.household("Số 9")
+    report = tablet.client.push()
+    assert pushed_ids(server)[1:] == [[4], [2, 3, 4]]
+    assert report.acknowledged == 3 and report.rejected == 0
+    assert server.devices[tablet.client.device_id].last == 4
+    assert len(server.households()) == 4
+    assert tablet.store.pending_count() == 0
 
 
 def test_after_a_gap_the_server_is_given_back_the_entries_the_outbox_still_holds(tablet, server):

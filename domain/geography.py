@@ -50,7 +50,7 @@ MAX_ERRORS = 200
 MAX_SCHEME_LENGTH = 32
 MAX_CODE_LENGTH = 32
 MAX_NAME_LENGTH = 200
-SCHEME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+SCHEME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # fullmatch: "$" passes a final "\n"
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 MAX_POPULATION = 2_000_000_000  # fits the INTEGER column on every backend
 
@@ -337,7 +337,7 @@ def _parse_row(
     if not scheme:
         errors.add(line, "scheme", "required", "must not be empty")
         ok = False
-    elif len(scheme) > MAX_SCHEME_LENGTH or not SCHEME_PATTERN.match(scheme):
+    elif len(scheme) > MAX_SCHEME_LENGTH or not SCHEME_PATTERN.fullmatch(scheme):
         errors.add(
             line,
             "scheme",
@@ -351,7 +351,7 @@ def _parse_row(
     if not code:
         errors.add(line, "code", "required", "must not be empty")
         ok = False
-    elif len(code) > MAX_CODE_LENGTH or not CODE_PATTERN.match(code):
+    elif len(code) > MAX_CODE_LENGTH or not CODE_PATTERN.fullmatch(code):
         errors.add(
             line,
             "code",
@@ -377,7 +377,7 @@ def _parse_row(
 
     parent_code = values["parent_code"] or None
     if parent_code is not None and (
-        len(parent_code) > MAX_CODE_LENGTH or not CODE_PATTERN.match(parent_code)
+        len(parent_code) > MAX_CODE_LENGTH or not CODE_PATTERN.fullmatch(parent_code)
     ):
         errors.add(line, "parent_code", "bad_code", f"{parent_code!r} is not a unit code")
         parent_code = None

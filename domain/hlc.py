@@ -25,6 +25,7 @@ MAX_MS = 2**53 - 1  # the largest integer a JavaScript tablet can hold exactly
 MAX_NODE_LENGTH = 64
 _MS_DIGITS = len(str(MAX_MS))
 _COUNTER_DIGITS = len(str(MAX_COUNTER))
+# Applied with fullmatch: with match, "$" would also accept a final newline.
 _DIGITS = re.compile(r"^[0-9]+$")
 _NODE = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces: a device id or "server"
 
@@ -73,11 +74,11 @@ def parse_hlc(text: object) -> HLC:
     if len(parts) != 3:
         raise _invalid("Must have the form <ms>-<counter>-<node>.")
     ms_text, counter_text, node = parts
-    if not _DIGITS.match(ms_text) or _number(ms_text) > MAX_MS:
+    if not _DIGITS.fullmatch(ms_text) or _number(ms_text) > MAX_MS:
         raise _invalid("The milliseconds must be a non-negative integer.")
-    if not _DIGITS.match(counter_text) or _number(counter_text) > MAX_COUNTER:
+    if not _DIGITS.fullmatch(counter_text) or _number(counter_text) > MAX_COUNTER:
         raise _invalid(f"The counter must be an integer from 0 to {MAX_COUNTER}.")
-    if not node or len(node) > MAX_NODE_LENGTH or not _NODE.match(node):
+    if not node or len(node) > MAX_NODE_LENGTH or not _NODE.fullmatch(node):
         raise _invalid(f"The node must be 1 to {MAX_NODE_LENGTH} printable characters.")
     return HLC(_number(ms_text), _number(counter_text), node)
 
@@ -86,8 +87,7 @@ def _number(digits: str) -> int:
     """The value of a run of digits, or MAX_MS + 1 for one too long to be a reading: int()
     refuses strings of thousands of digits (ValueError), and one bad hlc must reject its
     mutation, never fail the whole push."""
-    # strip(): "$" in the pattern also matches before a final newline, so one gets by.
-    digits = digits.strip().lstrip("0") or "0"
+    digits = digits.lstrip("0") or "0"
     return int(digits) if len(digits) <= _MS_DIGITS else MAX_MS + 1
 
 

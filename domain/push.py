@@ -47,6 +47,7 @@ from .records import (
 )
 from .rules import derive_counters, gps_far, installed_decreased, merge_update, too_fast
 from .validation import (
+    NUL,
     Mutation,
     clean_household,
     clean_visit,
@@ -266,6 +267,11 @@ class _Planner:
             self.scope[ward_id, group_id] = known
         return known
 
+    def visible(self, household: HouseholdState | None) -> bool:
+        """Whether a household exists and lies in the caller's units: only then may an
+        answer say anything about it (its ward, that it exists)."""
+        return household is not None and self.in_scope(household.ward_id, household.group_id)
+
     def survivor(self, household_id: str) -> HouseholdState | None:
         seen: set[str] = set()
         household = self.ctx.households.get(household_id)
@@ -371,9 +377,12 @@ class _Planner:
         self.clock.observe(mutation.hlc, wall)
         return False
 
-    def order_key(self, mutation: Mutation, visited_at: datetime | None) -> tuple[HLC, bool]:
-        """The HLC a visit is ordered by, and whether the device's clock is suspect (then
-        the server orders the visit by its own receipt time instead)."""
+    def order_key(self, mutation: Mutation, visited_at: datetime | None = None) -> tuple[HLC, bool]:
+        """The HLC a mutation is ordered by, and whether it is suspect: its hlc (or its
+        visit's ``visited_at``) more than ``MAX_CLOCK_AHEAD_MS`` past the server's wall
+        time. A suspect mutation is ordered by the server's receipt time instead, so that a
+        tablet whose clock runs a year ahead does not win every later merge; this HLC is
+        also the one its revisions keep, which later merges compare with."""
         ahead = visited_at is not None and visited_at > self.latest_visit_time
         if self.observe(mutation) or ahead:
             return self.clock.now(self.wall_ms), True
@@ -498,8 +507,8 @@ class _Planner:
             {
                 "device_id": self.ctx.device_id,
                 "mutation_id": mutation_id,
-                "type": str(raw.get("type"))[:32],
-                "entity_id": raw.get("id") if isinstance(raw.get("id"), str) else None,
+                "type": _ledger_type(raw.get("type")),
+                "entity_id": _ledger_id(raw.get("id")),
                 "content_hash": digest,
                 "status": result["status"],
                 "code": result.get("code"),
@@ -536,8 +545,13 @@ class _Planner:
         existing = self.ctx.households.get(m.id)
         if not m.base_version and existing is None:
             return self.household_create(m)
-        if existing is None:
-            raise _Rejected("household_unknown", f"Household {m.id} is unknown.")
+        if existing is None or not self.visible(self.survivor(m.id)):
+            # A household outside the caller's units is answered as one that does not
+            # exist, so that nothing about other wards' households can be learnt.
+            if m.base_version:
+                raise _Rejected("household_unknown", f"Household {m.id} is unknown.")
+            clean_household(m.data, creating=True)  # its data's faults first, as for any
+            raise _id_taken()
         data = clean_household(m.data, creating=False) if m.base_version else None
         if data is None:
             # A creation of a household that exists (a reinstalled tablet sending it again):
@@ -550,10 +564,8 @@ class _Planner:
                     {"ward": ["Differs from the household's ward."]},
                 )
         household = self.survivor(m.id)
-        assert household is not None
+        assert household is not None  # visible, checked above
         redirected = household.id != m.id
-        if not self.in_scope(household.ward_id, household.group_id):
-            raise _Rejected("forbidden_ward", "This household is outside your units.")
         if "group" in data:
             _, group_id = self.resolve_units(data, household.data["ward"])
             if not self.in_scope(household.ward_id, group_id):
@@ -577,18 +589,18 @@ class _Planner:
         else:
             base, changed, hlcs = self.changes_since("household", household.id, base_version)
             stale = base_version < household.version
+        order, suspect = self.order_key(m)
         merge = merge_update(
             base=base,
             server=household.data,
             client=data,
             server_changed=changed,
             server_hlcs=hlcs,
-            client_hlc=m.hlc,
+            client_hlc=order,
             stale=stale,
         )
-        self.observe(m)
         if merge.apply:
-            self.change_household(household, merge.apply, m)
+            self.change_household(household, merge.apply, order)
         result: dict[str, Any] = {"id": household.id, "version": household.version}
         if merge.conflicts:
             result["status"] = CONFLICT
@@ -607,6 +619,8 @@ class _Planner:
         if redirected:
             result["status"] = REDIRECTED
             result["redirected_to"] = household.id
+        if suspect:
+            result["flags"] = ["clock_suspect"]
         return result, household.ward_id
 
     def household_create(self, m: Mutation) -> tuple[dict[str, Any], int | None]:
@@ -633,9 +647,11 @@ class _Planner:
         duplicate_of = self.ctx.address_index.get((ward_id, norm))
         self.ctx.households[m.id] = household
         self.ctx.address_index.setdefault((ward_id, norm), m.id)
-        self.created("household", m.id, data, format_hlc(m.hlc))
-        self.observe(m)
+        order, suspect = self.order_key(m)
+        self.created("household", m.id, data, format_hlc(order))
         result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
+        if suspect:
+            result["flags"] = ["clock_suspect"]
         if duplicate_of is not None and duplicate_of != m.id:
             result["status"] = CONFLICT
             result["conflict_id"] = self.conflict(
@@ -648,7 +664,7 @@ class _Planner:
         return result, ward_id
 
     def change_household(
-        self, household: HouseholdState, values: dict[str, Any], m: Mutation | None
+        self, household: HouseholdState, values: dict[str, Any], order: HLC
     ) -> None:
         previous = change_household_fields(self.ctx, household, values)
         self.revision(
@@ -660,7 +676,7 @@ class _Planner:
             author_role="canvasser",
             author=self.ctx.username,
             device_id=self.ctx.device_id,
-            hlc=format_hlc(m.hlc) if m else None,
+            hlc=format_hlc(order),
             at=self.now,
         )
 
@@ -672,17 +688,26 @@ class _Planner:
         problems = count_errors(values)
         if problems:
             raise _Rejected("validation_failed", "The counts do not add up.", problems)
-        if m.id in self.ctx.visits:
-            # The same visit sent again under a new mutation id (a reinstalled tablet):
-            # never a second visit.
-            existing = self.ctx.visits[m.id]
-            return {"status": APPLIED, "id": m.id, "version": existing.version}, existing.ward_id
         household = self.survivor(values["household_id"])
-        if household is None:
+        existing = self.ctx.visits.get(m.id)
+        if (
+            existing is not None
+            and existing.canvasser_id == self.ctx.user_id
+            and household is not None
+            and self.survivor(existing.household_id) is household
+        ):
+            # The canvasser's own visit sent again under a new mutation id (a reinstalled
+            # tablet): never a second visit, and nothing changes.
+            return {"status": APPLIED, "id": m.id, "version": existing.version}, existing.ward_id
+        if not self.visible(household):
+            # Unknown and outside the caller's units are answered alike (no ward is named).
             raise _Rejected("household_unknown", f"Household {values['household_id']} is unknown.")
+        assert household is not None  # visible
+        if existing is not None:
+            # Another visit has this id (another canvasser's, in any ward): refused, with
+            # the same answer whoever's it is, and its data is never touched.
+            raise _id_taken()
         redirected = household.id != values["household_id"]
-        if not self.in_scope(household.ward_id, household.group_id):
-            raise _Rejected("forbidden_ward", "This household is outside your units.")
         values["household_id"] = household.id
         order, suspect = self.order_key(m, values["visited_at"])
         visit = VisitState(
@@ -698,7 +723,7 @@ class _Planner:
             voided=False,
             flags=["clock_suspect"] if suspect else [],
             order_key=(order.ms, order.counter, order.node),
-            hlc=format_hlc(m.hlc),
+            hlc=format_hlc(m.hlc),  # as the tablet sent it; order_key is what orders it
             new=True,
         )
         if too_fast(self.previous_visit_time(values["visited_at"]), values["visited_at"]):
@@ -708,7 +733,7 @@ class _Planner:
         self.ctx.visits[m.id] = visit
         self.by_household.setdefault(household.id, []).append(visit)
         self.recount(household)
-        self.created("visit", m.id, data, visit.hlc)
+        self.created("visit", m.id, data, format_hlc(order))
         result: dict[str, Any] = {"status": APPLIED, "id": m.id, "version": 1}
         if visit.flags:
             result["flags"] = visit.flags
@@ -724,9 +749,12 @@ class _Planner:
 
     def editable_visit(self, m: Mutation) -> VisitState:
         visit = self.ctx.visits.get(m.id)
-        if visit is None:
+        own = visit is not None and visit.device_id == self.ctx.device_id
+        if visit is None or (not own and not self.in_scope(visit.ward_id, visit.group_id)):
+            # Another device's visit outside the caller's units is answered as an unknown
+            # one: "not_author" would tell that it exists.
             raise _Rejected("validation_failed", "Unknown visit.", {"id": ["No such visit."]})
-        if visit.device_id != self.ctx.device_id:
+        if not own:
             raise _Rejected("not_author", "Only the device that recorded a visit may change it.")
         if not self.in_scope(visit.ward_id, visit.group_id):
             raise _Rejected("forbidden_ward", "This visit is outside your units.")
@@ -764,21 +792,25 @@ class _Planner:
             )
         base, changed, hlcs = self.changes_since("visit", visit.id, base_version)
         stale = base_version < visit.version
+        order, suspect = self.order_key(m, data.get("visited_at"))
         merge = merge_update(
             base=_parsed(base),
             server=visit.data,
             client=data,
             server_changed=changed,
             server_hlcs=hlcs,
-            client_hlc=m.hlc,
+            client_hlc=order,
             stale=stale,
         )
         after = {**visit.data, **merge.apply}
         problems = count_errors(after)
         if problems:
             raise _Rejected("validation_failed", "The counts do not add up.", problems)
+        if suspect and "clock_suspect" not in visit.flags:
+            visit.flags = sorted([*visit.flags, "clock_suspect"])
+            visit.dirty.add("flags")
         if merge.apply:
-            self.change_visit(visit, household, merge.apply, "canvasser", m)
+            self.change_visit(visit, household, merge.apply, "canvasser", order)
         result = {"id": visit.id, "version": visit.version}
         if merge.conflicts:
             result["status"] = CONFLICT
@@ -800,9 +832,11 @@ class _Planner:
         household: HouseholdState,
         values: dict[str, Any],
         author_role: str,
-        m: Mutation | None,
+        order: HLC | None,
         author: str | None = None,
     ) -> None:
+        """Change a visit's data fields: ``order`` is the tablet's edit's ordering HLC, or
+        None for a supervisor's correction."""
         previous = _jsonable({name: visit.data.get(name) for name in values})
         visit.data.update(values)
         visit.dirty.update(values)
@@ -821,8 +855,8 @@ class _Planner:
             changed=sorted(values),
             author_role=author_role,
             author=author or self.ctx.username,
-            device_id=self.ctx.device_id if m else None,
-            hlc=format_hlc(m.hlc) if m else None,
+            device_id=self.ctx.device_id if order else None,
+            hlc=format_hlc(order) if order else None,
             at=self.now,
         )
 
@@ -838,6 +872,8 @@ class _Planner:
         self.locked(visit, m, {"voided": True})
         if visit.voided:
             return {"status": APPLIED, "id": visit.id, "version": visit.version}, visit.ward_id
+        # A void wins whatever its time; its revision keeps the HLC it is ordered by.
+        order, _ = self.order_key(m)
         household = self.ctx.households[visit.household_id]
         base_version = m.base_version or 0
         edited = base_version < visit.version
@@ -855,7 +891,7 @@ class _Planner:
             author_role="canvasser",
             author=self.ctx.username,
             device_id=self.ctx.device_id,
-            hlc=format_hlc(m.hlc),
+            hlc=format_hlc(order),
             at=self.now,
         )
         result: dict[str, Any] = {"status": APPLIED, "id": visit.id, "version": visit.version}
@@ -876,6 +912,30 @@ class _Planner:
                 "void_vs_edit", "visit", visit.id, visit.ward_id, fields
             )
         return result, visit.ward_id
+
+
+# The field error of a mutation whose id another record has, whoever's and wherever it is.
+ID_TAKEN = "Already used by another record."
+
+
+def _id_taken() -> _Rejected:
+    return _Rejected("validation_failed", "The mutation is invalid.", {"id": [ID_TAKEN]})
+
+
+def _ledger_type(kind: Any) -> str:
+    """A mutation's type as the ledger keeps it (shown with a rejection): the text sent, or
+    the JSON of anything else, within the column and without NUL (PostgreSQL's text
+    cannot hold it)."""
+    text = kind if isinstance(kind, str) else json.dumps(kind, ensure_ascii=False)
+    return text.replace(NUL, "\ufffd")[:32]
+
+
+def _ledger_id(record_id: Any) -> str | None:
+    """A mutation's id as the ledger keeps it: a text that fits the column and PostgreSQL's
+    text (no NUL), else None (the payload kept with a rejection still holds it)."""
+    if isinstance(record_id, str) and len(record_id) <= 64 and NUL not in record_id:
+        return record_id
+    return None
 
 
 def plan_push(

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeGuard
 
 from .geography import CODE_PATTERN, MAX_CODE_LENGTH, MAX_SCHEME_LENGTH, SCHEME_PATTERN
@@ -44,6 +44,8 @@ _DATA_FIELD_SET = _HOUSEHOLD_FIELD_SET | _VISIT_FIELD_SET | {"reason"}
 # Types that change an existing record (or, for household.upsert, say "new" with 0).
 BASE_VERSION_REQUIRED = frozenset({"household.upsert", "visit.update", "visit.void"})
 
+# Patterns are applied with fullmatch, never match: "$" also matches before a final
+# newline, so "…\n" would get through (tests/unit/test_trailing_newlines.py scans for it).
 # Any UUID version (v4, v7, …), canonical lowercase form only: ids are compared as text.
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # RFC 3339 date-time with an explicit offset; Python parses the numbers afterwards.
@@ -51,6 +53,19 @@ RFC3339_PATTERN = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
 PHONE_PATTERN = re.compile(r"^[0-9 +().-]*$")
+
+# The campaign's calendar: the days a query may name (schemas.CAMPAIGN_DATES) and the
+# moments a visit may carry (visited_at, come_back_at), in UTC. Far beyond any campaign,
+# and well inside what Python's datetime and both databases hold once a time zone or an
+# offset shifts a moment by a day: a tablet sending year 1 or 9999 gets that visit
+# refused, never a failed push.
+FIRST_CAMPAIGN_DAY = date(2000, 1, 1)
+LAST_CAMPAIGN_DAY = date(2099, 12, 31)
+FIRST_TIME = datetime.combine(FIRST_CAMPAIGN_DAY, time.min, tzinfo=UTC)
+LAST_TIME = datetime.combine(LAST_CAMPAIGN_DAY, time.max, tzinfo=UTC)
+TIME_FORMAT_MESSAGE = "Must be an RFC 3339 time with its offset."
+_SHOWN = "%Y-%m-%dT%H:%M:%SZ"
+TIME_RANGE_MESSAGE = f"Must be a time from {FIRST_TIME:{_SHOWN}} to {LAST_TIME:{_SHOWN}}."
 
 MAX_ADDRESS_LENGTH = 500
 MAX_HEAD_NAME_LENGTH = 200
@@ -110,7 +125,7 @@ def _is_number(value: Any) -> bool:
 
 def is_uuid(value: Any) -> bool:
     """A lowercase canonical UUID string (8-4-4-4-12 hex digits)."""
-    return isinstance(value, str) and UUID_PATTERN.match(value) is not None
+    return isinstance(value, str) and UUID_PATTERN.fullmatch(value) is not None
 
 
 def is_unit_ref(value: Any) -> bool:
@@ -132,22 +147,36 @@ def _is_unit_ref_text(value: str) -> bool:
     return (
         len(scheme) <= MAX_SCHEME_LENGTH
         and len(code) <= MAX_CODE_LENGTH
-        and SCHEME_PATTERN.match(scheme) is not None
-        and CODE_PATTERN.match(code) is not None
+        and SCHEME_PATTERN.fullmatch(scheme) is not None
+        and CODE_PATTERN.fullmatch(code) is not None
     )
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 time with an explicit offset, as an aware datetime in UTC; None when the
-    value is not one (a naive time, a date alone, another format)."""
-    if not isinstance(value, str) or not RFC3339_PATTERN.match(value):
-        return None
+    """An RFC 3339 time with an explicit offset within the campaign's calendar, as an
+    aware datetime in UTC; None when the value is not one (see ``_checked_time``)."""
+    parsed, problem = _checked_time(value)
+    return None if problem else parsed
+
+
+def _checked_time(value: Any) -> tuple[datetime | None, str | None]:
+    """(the time in UTC, None), or (None, what is wrong): not an RFC 3339 time with its
+    offset (a naive time, a date alone, another format), or outside the campaign's
+    calendar (``FIRST_TIME`` to ``LAST_TIME``)."""
+    if not isinstance(value, str) or not RFC3339_PATTERN.fullmatch(value):
+        return None, TIME_FORMAT_MESSAGE
     text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:  # numbers out of range: month 13, hour 24, second 60 …
-        return None
-    return parsed.astimezone(UTC)
+        return None, TIME_FORMAT_MESSAGE
+    try:
+        moment = parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is in year 10000 in UTC
+        return None, TIME_RANGE_MESSAGE
+    if not FIRST_TIME <= moment <= LAST_TIME:
+        return None, TIME_RANGE_MESSAGE
+    return moment, None
 
 
 def _text_error(value: Any, limit: int) -> str | None:
@@ -222,7 +251,8 @@ def _parse_mutation_fully(raw: object) -> Mutation:
     if not _is_int(mutation_id) or mutation_id < 1:
         _add(errors, "mutation_id", "Must be a whole number, 1 or more.")
     kind = raw.get("type")
-    if kind not in MUTATION_TYPES:
+    # `kind` is whatever the tablet sent: a JSON object or list is no type (and unhashable).
+    if not (isinstance(kind, str) and kind in _MUTATION_TYPE_SET):
         _add(errors, "type", f"Must be one of {', '.join(MUTATION_TYPES)}.")
     if not is_uuid(raw.get("id")):
         _add(errors, "id", "Must be a lowercase UUID.")
@@ -269,7 +299,7 @@ def _plainly_valid(raw: object) -> Mutation | None:
         and type(kind) is str
         and kind in _MUTATION_TYPE_SET
         and type(record_id) is str
-        and UUID_PATTERN.match(record_id) is not None
+        and UUID_PATTERN.fullmatch(record_id) is not None
         and type(data) is dict
         and data.keys() <= _DATA_FIELD_SET
     ):
@@ -346,7 +376,7 @@ def _phone_error(value: Any) -> str | None:
     if (
         not isinstance(value, str)
         or len(value) > MAX_PHONE_LENGTH
-        or not PHONE_PATTERN.match(value)
+        or not PHONE_PATTERN.fullmatch(value)
         or (value.strip() and not any(ch.isdigit() for ch in value))
     ):
         return f"Digits, spaces and + - . ( ) only, at most {MAX_PHONE_LENGTH}, or null."
@@ -373,9 +403,9 @@ def clean_visit(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     cleaned = dict(data)
     for name in ("visited_at", "come_back_at"):
         if data.get(name) is not None:
-            parsed = parse_time(data[name])
-            if parsed is None:
-                _add(errors, name, "Must be an RFC 3339 time with its offset.")
+            parsed, problem = _checked_time(data[name])
+            if problem:
+                _add(errors, name, problem)
             cleaned[name] = parsed
     if data.get("outcome") is not None and data["outcome"] not in OUTCOMES:
         _add(errors, "outcome", f"Must be one of {', '.join(OUTCOMES)}.")

@@ -135,6 +135,9 @@ VI: dict[str, str] = {
     "{message} Log in again (field-sync login); nothing recorded is lost.": (
         "{message} Hãy đăng nhập lại (field-sync login); dữ liệu đã ghi không bị mất."
     ),
+    "A device secret restores a device id: give both.": (
+        "Mã bí mật của thiết bị dùng để khôi phục một mã thiết bị: hãy cho cả hai."
+    ),
     "This store belongs to device {device}; use another --data file.": (
         "Kho dữ liệu này thuộc thiết bị {device}; hãy dùng tệp --data khác."
     ),
@@ -250,7 +253,8 @@ VI: dict[str, str] = {
     "Household {id} is unknown.": "Không có hộ {id}.",
     "A household cannot move to another ward.": "Hộ không thể chuyển sang xã/phường khác.",
     "Differs from the household's ward.": "Khác với xã/phường của hộ.",
-    "This household is outside your units.": "Hộ này nằm ngoài các đơn vị của bạn.",
+    "Must be a time from {first} to {last}.": "Phải là thời điểm từ {first} đến {last}.",
+    "Already used by another record.": "Đã được dùng cho một bản ghi khác.",
     "That group is outside your units.": "Tổ/thôn đó nằm ngoài các đơn vị của bạn.",
     "This ward or group is outside your units.": (
         "Xã/phường hoặc tổ/thôn này nằm ngoài các đơn vị của bạn."

@@ -1,12 +1,12 @@
 """Marshmallow schemas, one module per resource. Unknown fields always raise."""
 
 from collections.abc import Mapping
-from datetime import UTC, date
+from datetime import UTC
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from domain.validation import NUL, NUL_MESSAGE
+from domain.validation import FIRST_CAMPAIGN_DAY, LAST_CAMPAIGN_DAY, NUL, NUL_MESSAGE
 
 
 def _nul_errors(value: Any) -> Any:
@@ -51,11 +51,25 @@ class ListQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
-# Dates a campaign's queries may name: far beyond any campaign, well inside what Python's
-# datetime and the databases hold once a time zone shifts them by a day.
-CAMPAIGN_DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
+# Dates a campaign's queries may name: the same calendar as the visits' times
+# (domain/validation.py), far beyond any campaign, well inside what Python's datetime and
+# the databases hold once a time zone shifts them by a day.
+CAMPAIGN_DATES = validate.Range(min=FIRST_CAMPAIGN_DAY, max=LAST_CAMPAIGN_DAY)
 
-UNIT_REF = validate.Regexp(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$", error="Use scheme:code.")
+
+class FullRegexp(validate.Regexp):
+    """``validate.Regexp`` that matches the whole value. marshmallow's own uses
+    ``re.match``, where a final "$" also matches before a trailing newline, so "abc\\n"
+    would pass ``^[a-z]+$``. The pattern keeps its "^…$" anchors for the OpenAPI document,
+    whose (ECMA-262) patterns are searched, not matched whole."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+UNIT_REF = FullRegexp(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$", error="Use scheme:code.")
 
 
 class StrictBoolean(fields.Boolean):

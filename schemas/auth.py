@@ -12,10 +12,10 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from domain.roles import ROLES
 
-from . import OutputSchema, StrictSchema
+from . import FullRegexp, OutputSchema, StrictSchema
 from .units import UnitBriefSchema
 
-DEVICE_ID = validate.Regexp(
+DEVICE_ID = FullRegexp(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     error="Use a lowercase UUID such as 5b0c3f1e-8d2a-4c1b-9e7f-0a1b2c3d4e5f.",
 )

@@ -106,7 +106,11 @@ class PushResultSchema(OutputSchema):
     )
     flags = fields.List(
         fields.String(validate=validate.OneOf(FLAGS)),
-        metadata={"description": "A visit's quality flags, when it has any."},
+        metadata={
+            "description": "A visit's quality flags, when it has any; for a household "
+            "upsert, clock_suspect when its hlc ran over 10 minutes ahead of the server "
+            "(ordered by the server's receipt time instead)."
+        },
     )
     code = fields.String(
         validate=validate.OneOf(REJECTION_CODES),

@@ -8,10 +8,10 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from domain.roles import ROLES
 
-from . import UNIT_REF, ListQuerySchema, OutputSchema, StrictBoolean, StrictSchema
+from . import UNIT_REF, FullRegexp, ListQuerySchema, OutputSchema, StrictBoolean, StrictSchema
 from .units import UnitBriefSchema
 
-USERNAME = validate.Regexp(
+USERNAME = FullRegexp(
     r"^[a-z0-9][a-z0-9._-]{2,63}$",
     error="3 to 64 characters: lowercase letters, digits, '.', '_' or '-'.",
 )

@@ -136,6 +136,7 @@ VI: dict[str, str] = {
     "This username is already taken.": "Tên đăng nhập này đã có người dùng.",
     "Unknown unit {ref}.": "Không có đơn vị {ref}.",
     "Not a refresh token of this user.": "Không phải mã làm mới của người dùng này.",
+    "Send device_secret with its device_id.": "Hãy gửi device_secret kèm device_id của nó.",
     "Required for canvassers: the app's install UUID.": (
         "Bắt buộc với người vận động: UUID cài đặt của ứng dụng."
     ),
@@ -225,7 +226,8 @@ VI: dict[str, str] = {
     "Household {id} is unknown.": "Không có hộ {id}.",
     "A household cannot move to another ward.": "Hộ không thể chuyển sang xã/phường khác.",
     "Differs from the household's ward.": "Khác với xã/phường của hộ.",
-    "This household is outside your units.": "Hộ này nằm ngoài các đơn vị của bạn.",
+    "Must be a time from {first} to {last}.": "Phải là thời điểm từ {first} đến {last}.",
+    "Already used by another record.": "Đã được dùng cho một bản ghi khác.",
     "That group is outside your units.": "Tổ/thôn đó nằm ngoài các đơn vị của bạn.",
     "This ward or group is outside your units.": (
         "Xã/phường hoặc tổ/thôn này nằm ngoài các đơn vị của bạn."

@@ -36,6 +36,7 @@ from domain.push import (
 from domain.records import HOUSEHOLD_FIELDS, VISIT_FIELDS, Counters
 from domain.review import queue_rank
 from domain.stats import difference
+from domain.validation import NUL, is_unit_ref, is_uuid, parse_time
 
 from ..extensions import db
 from ..models import (
@@ -72,18 +73,17 @@ def get_device(device_id: str) -> Device | None:
 # --- loading -----------------------------------------------------------------------------
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+# What a batch names is looked up before the planner checks it: only well-formed values
+# are, since a malformed one can match nothing, and PostgreSQL refuses some outright as
+# query parameters (a NUL character) that one bad mutation must not turn into a failed push.
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+def _uuid(value: Any) -> str | None:
+    return value if is_uuid(value) else None
+
+
+def _unit_ref(value: Any) -> str | None:
+    return value if is_unit_ref(value) else None
 
 
 def _unit_info(row: Any) -> UnitInfo:
@@ -183,18 +183,22 @@ def load_push_context(
     new_addresses: set[str] = set()
     times: list[datetime] = []
     for raw in raws:
-        kind, record_id = raw.get("type"), _str(raw.get("id"))
+        kind, record_id = raw.get("type"), _uuid(raw.get("id"))
         data: dict[str, Any] = raw["data"] if isinstance(raw.get("data"), dict) else {}
         if kind == "household.upsert" and record_id:
             household_ids.add(record_id)
-            unit_refs.update(r for r in (_str(data.get("ward")), _str(data.get("group"))) if r)
-            if _str(data.get("address")):
-                new_addresses.add(normalised_address(data["address"]))
+            unit_refs.update(
+                r for r in (_unit_ref(data.get("ward")), _unit_ref(data.get("group"))) if r
+            )
+            address = data.get("address")
+            if isinstance(address, str) and NUL not in address:
+                new_addresses.add(normalised_address(address))
         elif isinstance(kind, str) and kind.startswith("visit.") and record_id:
             visit_ids.add(record_id)
-            if _str(data.get("household_id")):
+            if _uuid(data.get("household_id")):
                 household_ids.add(data["household_id"])
-            if (when := _parse_time(data.get("visited_at"))) is not None:
+            # Within the campaign's calendar, so the window below never leaves datetime's.
+            if (when := parse_time(data.get("visited_at"))) is not None:
                 times.append(when)
 
     visit_rows: list[Any] = []

@@ -90,6 +90,12 @@ def test_parse_mutation_types(changes, base_version):
         ({"mutation_id": ...}, {"mutation_id"}),
         ({"type": "household.delete"}, {"type"}),
         ({"type": None}, {"type"}),
+        # A type that is no string: never an unhashable value's TypeError, whatever the
+        # other fields (base_version's rule depends on the type).
+        ({"type": {"household.upsert": 1}}, {"type"}),
+        ({"type": ["visit.create"], "base_version": None}, {"type"}),
+        ({"type": 1, "base_version": ...}, {"type"}),
+        ({"type": True}, {"type"}),
         ({"id": HOUSEHOLD.upper()}, {"id"}),
         ({"id": HOUSEHOLD.replace("-", "")}, {"id"}),
         ({"id": "{" + HOUSEHOLD + "}"}, {"id"}),
@@ -265,6 +271,43 @@ def test_visit_times_are_utc(text, expected):
 )
 def test_visit_times_need_rfc3339_with_offset(text):
     assert set(errors_of(clean_visit, {"visited_at": text}, creating=False)) == {"visited_at"}
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("2000-01-01T00:00:00Z", True),
+        ("2000-01-01T07:00:00+07:00", True),
+        ("2099-12-31T23:59:59.999Z", True),
+        ("2100-01-01T06:59:59+07:00", True),  # 2099-12-31T23:59:59Z
+        ("1999-12-31T23:59:59.999Z", False),
+        ("2000-01-01T06:59:59+07:00", False),  # 1999-12-31T23:59:59Z
+        ("2100-01-01T00:00:00Z", False),
+        ("0001-01-01T00:00:00+00:00", False),  # a day earlier is no datetime
+        ("0001-01-01T00:00:00+23:59", False),  # year 0 in UTC
+        ("9999-12-31T23:59:59Z", False),
+        ("9999-12-31T23:59:59-23:59", False),  # year 10000 in UTC
+    ],
+)
+def test_visit_times_lie_in_the_campaign_calendar(text, accepted):
+    data = {"visited_at": text, "come_back_at": text}
+    if accepted:
+        cleaned = clean_visit(data, creating=False)
+        assert validation.FIRST_TIME <= cleaned["visited_at"] <= validation.LAST_TIME
+    else:
+        assert errors_of(clean_visit, data, creating=False) == {
+            "visited_at": [validation.TIME_RANGE_MESSAGE],
+            "come_back_at": [validation.TIME_RANGE_MESSAGE],
+        }
+
+
+def test_query_dates_and_visit_times_share_one_calendar():
+    from schemas import CAMPAIGN_DATES
+
+    assert (CAMPAIGN_DATES.min, CAMPAIGN_DATES.max) == (
+        validation.FIRST_TIME.date(),
+        validation.LAST_TIME.date(),
+    )
 
 
 @pytest.mark.parametrize(

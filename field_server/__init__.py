@@ -1,21 +1,61 @@
-"""The Flask application factory: settings, extensions and blueprints, nothing else."""
+"""The Flask application factory: settings, extensions and blueprints, nothing else.
+
+Settings include what the server creates on disk: the instance folder (mode 0700) and a new
+SQLite database (0600, its -wal and -shm files with it), which hold the secrets and every
+household's personal data (docs/operations.md, Security notes).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-from .config import load_settings
+from .config import load_settings, make_private_folder
 from .json_provider import OrjsonProvider
 from .migrations_support import MIGRATIONS_DIR
 
 
 class FieldServer(Flask):
     json_provider_class = OrjsonProvider
+
+
+def _keep_new_sqlite_files_private(engine: Engine) -> None:
+    """A SQLite database the server creates is made mode 0600 as it is opened, before
+    anything is written to it; SQLite gives its -wal and -shm files the database file's
+    mode, so they follow. A database that already holds data keeps the mode it has."""
+    if engine.dialect.name != "sqlite" or engine in _PRIVATE_FILES:
+        return
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    _PRIVATE_FILES.add(engine)
+    database = Path(name)
+
+    # insert=True: before the set-up that switches to WAL and so creates the -wal and -shm
+    # files (store/engine.py).
+    @event.listens_for(engine, "connect", insert=True)
+    def _private(_dbapi_connection: Any, _record: Any) -> None:
+        try:
+            created = database.stat().st_size == 0  # sqlite3.connect() made it just now
+        except FileNotFoundError:
+            return
+        if created:
+            for path in (database, *(database.with_name(database.name + s) for s in SIDE_FILES)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(path, 0o600)
+
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+_PRIVATE_FILES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,7 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: a database error's message never carries the statement's values
+        # (password hashes, phone numbers), wherever it is logged.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -40,7 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     provider.sort_keys = False
     logging.getLogger("field_server").setLevel(settings["LOG_LEVEL"].upper())
     if settings["DATABASE_URL"].startswith("sqlite:///"):
-        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+        make_private_folder(Path(settings["INSTANCE_PATH"]))
 
     from .extensions import db, migrate
     from .store.engine import configure_engine
@@ -48,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
+        _keep_new_sqlite_files_private(db.engine)
         configure_engine(db.engine, settings["SQLITE_BUSY_TIMEOUT_MS"])
 
     from .errors import register_error_handlers

@@ -326,12 +326,26 @@ def read_secrets_file(instance: Path) -> dict[str, str] | None:
     return data
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create the folder (and its parents) unless it exists; the folder itself is made
+    mode 0700: it holds the secrets, the SQLite database and the demo credentials, none of
+    which another local user may read. A folder that exists keeps the mode its operator
+    gave it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    # mkdir's mode passes through the umask, which may only remove bits; chmod says it.
+    os.chmod(folder, 0o700)
+
+
 def write_secrets_file(instance: Path) -> bool:
     """Create the secrets file (mode 0600) unless it exists; True when it was created.
 
     O_EXCL makes concurrent first starts agree on one file instead of overwriting each other.
     """
-    instance.mkdir(parents=True, exist_ok=True)
+    make_private_folder(instance)
     path = instance / SECRETS_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

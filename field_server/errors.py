@@ -6,6 +6,12 @@ Accept-Language picks Vietnamese or English (FIELD_DEFAULT_LANGUAGE when absent)
 envelope's message and every field error under it are given in that language from the
 catalogues in field_server/messages/. Browsers (paths outside /api/ that prefer HTML) get the
 same content as an HTML page.
+
+Also here, because they hold for every answer, errors or not (``_response_headers``): the
+request id; ``Cache-Control: no-store`` (answers carry tokens and personal data, which no
+browser or proxy may keep); and the security headers (docs/api.md, Conventions). And how
+a database error is logged: never with the values of its statement, nor the database's own
+text about them (``loggable_database_error``).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sqlite3
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,7 +231,100 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     return ApiError(code, details=details, headers=headers, status=status)
 
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # fullmatch: "$" passes a final "\n"
+
+# Every answer's headers (set unless the view set its own).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+# JSON, files and error pages load nothing and are framed by nobody.
+LOCKED_DOWN_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# An HTML page (the web pages to come) loads its own styles, scripts and images only.
+PAGE_POLICY = (
+    "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+# The only answers a client may keep: the public, generated API document, and static files
+# (styles, scripts: Flask's ``static`` endpoints), which hold nobody's data.
+CACHEABLE_PATHS = frozenset({"/api/v1/openapi.json"})
+
+
+def _may_be_kept(response: Response) -> bool:
+    if response.status_code >= 400:
+        return False
+    endpoint = request.endpoint or ""
+    return request.path in CACHEABLE_PATHS or endpoint.rsplit(".", 1)[-1] == "static"
+
+
+def _response_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    page = response.mimetype == "text/html" and response.status_code < 400
+    response.headers.setdefault(
+        "Content-Security-Policy", PAGE_POLICY if page else LOCKED_DOWN_POLICY
+    )
+    if not _may_be_kept(response):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _database_errors(exc: BaseException) -> list[Any]:
+    """The database errors in an exception's chain (itself, its causes and contexts)."""
+    from sqlalchemy.exc import StatementError
+
+    found, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StatementError | sqlite3.Error) or hasattr(current, "sqlstate"):
+            found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def loggable_database_error(exc: BaseException) -> str:
+    """What a log may say about a database error: its kind, the driver's error class and
+    SQLSTATE (PostgreSQL) or SQLite's one-line reason, and the statement's SQL, which holds
+    placeholders, never values. Not the driver's full text: PostgreSQL's DETAIL lines
+    repeat values ("Key (phone)=(0912…) already exists"), and neither the bound parameters
+    (hidden anyway: hide_parameters, field_server/__init__.py)."""
+    from sqlalchemy.exc import StatementError
+
+    wrapper = exc if isinstance(exc, StatementError) else None
+    orig = wrapper.orig if wrapper is not None else exc
+    parts = [type(exc).__name__]
+    if orig is not exc and orig is not None:
+        parts.append(f"from {type(orig).__module__}.{type(orig).__name__}")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"SQLSTATE {sqlstate}")
+    elif isinstance(orig, sqlite3.Error):
+        # SQLite names tables, columns and constraints, never values.
+        parts.append(repr(str(orig).splitlines()[0] if str(orig) else ""))
+    if wrapper is not None and wrapper.statement:
+        parts.append(f"in: {' '.join(str(wrapper.statement).split())[:1000]}")
+    return " ".join(parts)
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    """A 500: logged with its traceback and request id. A database error (or one raised
+    while handling one) is logged as ``loggable_database_error`` says, with the frames of
+    its traceback but none of the exception messages of its chain."""
+    request_id = g.get("request_id")
+    found = _database_errors(exc)
+    if not found:
+        log.exception("internal error (request %s)", request_id)
+        return
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "internal error (request %s): %s\nTraceback (most recent call last):\n%s",
+        request_id,
+        "; ".join(loggable_database_error(e) for e in found),
+        frames.rstrip(),
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -233,12 +334,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
-    @app.after_request
-    def _echo_request_id(response: Response) -> Response:
-        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        return response
+    app.after_request(_response_headers)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
@@ -259,9 +357,13 @@ def register_error_handlers(app: Flask) -> None:
         except Exception:  # the session may be as broken as the database
             log.exception("rollback after an error failed")
         if is_storage_error(exc):
-            log.warning("storage unavailable (request %s): %s", g.get("request_id"), exc)
+            log.warning(
+                "storage unavailable (request %s): %s",
+                g.get("request_id"),
+                loggable_database_error(exc),
+            )
             return error_response(storage_error())
-        log.exception("internal error (request %s)", g.get("request_id"))
+        _log_unexpected(exc)
         return error_response(
             ApiError("internal_error", details={"request_id": g.get("request_id", "-")})
         )

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from marshmallow import Schema
 
 from .auth.scope import PERMISSIONS, current_caller, current_settings
 from .errors import ApiError
 from .paging import decode_cursor, page
-from .parsing import parse_body, parse_empty_body, parse_query
+from .parsing import parse_body, parse_empty_body, parse_query, request_body
 from .services.context import Page
 
 View = Callable[..., Any]
@@ -142,7 +142,7 @@ def operation(
                     parsed["cursor"] = decode_cursor(page, parsed.get("cursor"))
                 kwargs["query"] = parsed
             if body_schema is not None:
-                if optional_body and not request.get_data(cache=True).strip():
+                if optional_body and not request_body().strip():
                     kwargs["body"] = body_schema.load({})
                 else:
                     kwargs["body"] = parse_body(body_schema)

@@ -1,7 +1,7 @@
 """Users (docs/api.md, Users): list, create, change, reset a password (services/users.py).
 
-An admin manages everyone; a supervisor manages the canvassers of their wards (another role
-is 403, a user or unit outside their wards 404).
+An admin manages everyone; a supervisor manages the canvassers of their wards who work
+nowhere else (another role is 403, a user or unit outside their wards 404).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from . import bp
 @operation(
     "users.read", query=UserListQuery, response=UserSchema, page="users", errors=("not_found",)
 )
-def list_users(caller: Caller, query: dict[str, Any]) -> Page:
+def list_users(caller: Caller, query: dict[str, Any], settings: Settings) -> Page:
     """The users the caller manages, by id."""
     return users.list_users(
         caller,
@@ -37,6 +37,7 @@ def list_users(caller: Caller, query: dict[str, Any]) -> Page:
         after=query["cursor"],
         limit=query["limit"],
         now=utcnow(),
+        settings=settings,
     )
 
 
@@ -55,9 +56,11 @@ def create_user(caller: Caller, body: dict[str, Any], settings: Settings) -> use
 
 @bp.patch("/users/<username>")
 @operation("users.write", body=UserPatchSchema, response=UserSchema, errors=("not_found",))
-def update_user(username: str, caller: Caller, body: dict[str, Any]) -> users.UserInfo:
+def update_user(
+    username: str, caller: Caller, body: dict[str, Any], settings: Settings
+) -> users.UserInfo:
     """Change a user's units, name or whether they are active."""
-    return users.update_user(caller, username, **body, now=utcnow()).user
+    return users.update_user(caller, username, **body, now=utcnow(), settings=settings).user
 
 
 @bp.post("/users/<username>/password")

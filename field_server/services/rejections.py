@@ -16,11 +16,12 @@ refusal is 422 ``mutation_rejected`` and changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.push import plan_push
+from domain.push import PushContext, plan_push
 from domain.records import REJECTED
 
 from ..errors import ApiError
@@ -61,6 +62,9 @@ class AppliedRejection(Rejection):
     result: dict[str, Any]
 
 
+_MUTATION_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
 def rejection_id(device_id: str, mutation_id: int) -> str:
     return f"{device_id}:{mutation_id}"
 
@@ -68,7 +72,9 @@ def rejection_id(device_id: str, mutation_id: int) -> str:
 def parse_rejection_id(value: str) -> tuple[str, int] | None:
     """'<device_id>:<mutation_id>' -> (device id, mutation id); None when malformed."""
     device_id, sep, number = value.rpartition(":")
-    if not sep or not device_id or not number.isdigit() or len(number) > 9:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and int() takes
+    # other scripts' digits ("٤٢"), none of which a rejection id ever holds.
+    if not sep or not device_id or not _MUTATION_NUMBER.fullmatch(number):
         return None
     return device_id, int(number)
 
@@ -152,19 +158,19 @@ def apply_rejection(
         if data is not None:
             raw["data"] = data
         raw["mutation_id"] = row.mutation_id
-        # The owner's units as a push of theirs would see them now (grace period included).
-        context = sync_store.load_push_context(
-            device_id=row.device_id,
-            last_mutation_id=row.mutation_id - 1,
-            user_id=owner.id,
-            username=owner.username,
-            raws=[raw],
-            scope_paths=tuple(path for _, path in assigned_roots(owner.id, now - grace)),
-        )
+        # The owner's units as a push of theirs would see them now (grace period included),
+        # and of those only what lies in the caller's own units: a supervisor's correction
+        # never writes into a ward they do not supervise, whatever else the owner may reach.
+        owner_paths = tuple(path for _, path in assigned_roots(owner.id, now - grace))
+        context = _context(row, owner, raw, _within(owner_paths, caller))
         before = figures.measure(context, settings.timezone)
         plan = with_clock(lambda clock: plan_push(context, [raw], now=now, clock=clock))
         result = plan.results[0]
         if result["status"] == REJECTED:
+            if _refused_for_the_callers_units(row, owner, raw, owner_paths, caller, now):
+                # Aimed at a unit or record outside the caller's units: 404, as for any
+                # other (docs/api.md, Roles and scope), and nothing is written.
+                raise ApiError("not_found")
             raise ApiError(
                 "mutation_rejected",
                 errors=result.get("errors") or {},
@@ -191,6 +197,54 @@ def apply_rejection(
         return AppliedRejection(**vars(shown), result=result)
 
     return run_write(caller, now, work, timezone=settings.timezone)
+
+
+def _within(owner_paths: tuple[str, ...], caller: Caller) -> tuple[str, ...]:
+    """The parts of the owner's units that also lie in the caller's: each owner unit the
+    caller covers, and each of the caller's units below an owner unit."""
+    if caller.scope.everything:
+        return owner_paths
+    roots = [path for _, path in caller.scope.roots]
+    kept: list[str] = []
+    for path in owner_paths:
+        if caller.scope.covers(path):
+            kept.append(path)
+        else:
+            kept += [root for root in roots if root.startswith(path)]
+    return tuple(dict.fromkeys(kept))
+
+
+def _context(row: Any, owner: Any, raw: dict[str, Any], paths: tuple[str, ...]) -> PushContext:
+    """What the planner reads for the one mutation, as its owner's device at its place in
+    the device's numbering, allowed to write under ``paths``."""
+    return sync_store.load_push_context(
+        device_id=row.device_id,
+        last_mutation_id=row.mutation_id - 1,
+        user_id=owner.id,
+        username=owner.username,
+        raws=[raw],
+        scope_paths=paths,
+    )
+
+
+def _refused_for_the_callers_units(
+    row: Any,
+    owner: Any,
+    raw: dict[str, Any],
+    owner_paths: tuple[str, ...],
+    caller: Caller,
+    now: datetime,
+) -> bool:
+    """Whether a refusal comes from the caller's units alone: planned again (never
+    written) with the owner's units only, the mutation would go through. Whatever the rules
+    call such a refusal (``forbidden_ward``, or ``household_unknown`` for a household they
+    do not show), the mutation is aimed outside the caller's units. A refusal the owner's
+    own push would get as well is the rules' answer (422)."""
+    if caller.scope.everything:
+        return False
+    context = _context(row, owner, raw, owner_paths)
+    plan = with_clock(lambda clock: plan_push(context, [dict(raw)], now=now, clock=clock))
+    return plan.results[0]["status"] != REJECTED
 
 
 def _stored_mutation(text: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.stats import (
+    MAX_DAILY_DAYS,
     CounterDifference,
     DayFigures,
     competition_ranks,
@@ -84,6 +85,12 @@ def unit_stats(
     end = end or now.astimezone(ZoneInfo(settings.timezone)).date()
     if start is not None and start > end:
         raise ApiError("validation_failed", errors={"from": ["`from` is after `to`."]})
+    if start is not None and (end - start).days >= MAX_DAILY_DAYS:
+        # The query schema refuses a long range when both ends are given; `from` alone
+        # runs to today, which may be as far (the daily series has a row per day).
+        raise ApiError(
+            "validation_failed", errors={"from": [f"At most {MAX_DAILY_DAYS} days at once."]}
+        )
     begin_read_snapshot()  # every figure from one snapshot
 
     siblings = figures.siblings(unit)

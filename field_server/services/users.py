@@ -2,9 +2,13 @@
 
 An admin (and the operator's command line) manages everyone; a supervisor manages the
 canvassers of their wards: another role is 403 ``forbidden``, a user or unit outside their
-wards 404 ``not_found``. A supervisor changing a canvasser's units only touches the units
-inside their own wards. Passwords are generated here (or given by the operator) and hashed
-before the write transaction opens: argon2 is slow on purpose and must not hold the lock.
+wards 404 ``not_found``. A canvasser is a supervisor's only when every unit they may still
+write in (open assignments, and those ended within the grace period) lies in the
+supervisor's wards: a canvasser shared with another ward is the admin's to manage, or the
+supervisor could reset their password and read the other ward as them. Such a canvasser is
+neither listed nor changeable (404, as if unseen). Passwords are generated here (or given
+by the operator) and hashed before the write transaction opens: argon2 is slow on purpose
+and must not hold the lock.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.roles import may_manage, password_errors, unit_errors
@@ -125,8 +129,21 @@ def _check_password(password: str) -> None:
         raise ApiError("validation_failed", errors={"password": problems})
 
 
-def _managed_user(caller: Caller, username: str, now: datetime) -> User:
-    """The user named, or 404 when unknown or not the caller's to manage."""
+def _reach_since(caller: Caller, now: datetime, settings: Settings | None) -> datetime:
+    """From when an ended assignment still lets a canvasser write (and pull): the grace
+    period before ``now``. Only the operator's command line, an admin, may leave out the
+    settings; a supervisor's call is checked against the configured grace period."""
+    if settings is None:
+        if not caller.scope.everything:
+            raise ValueError("a caller with a limited scope needs the settings")
+        settings = Settings()
+    return now - timedelta(days=settings.assignment_grace_days)
+
+
+def _managed_user(caller: Caller, username: str, now: datetime, settings: Settings | None) -> User:
+    """The user named, or 404 when unknown or not the caller's to manage: a supervisor
+    manages a canvasser with an open assignment in their wards and none (open, or ended
+    within the grace period) outside them."""
     user = people.get_user(username)
     if user is None:
         raise ApiError("not_found")
@@ -134,8 +151,9 @@ def _managed_user(caller: Caller, username: str, now: datetime) -> User:
         return user
     if not may_manage(caller.role, user.role):
         raise ApiError("not_found")
-    units = people.current_units([user.id], now)[user.id]
-    if not any(caller.scope.covers(u.path) for u in units):
+    current = people.current_units([user.id], now)[user.id]
+    reach = people.current_units([user.id], _reach_since(caller, now, settings))[user.id]
+    if not current or not all(caller.scope.covers(u.path) for u in reach):
         raise ApiError("not_found")
     return user
 
@@ -148,10 +166,11 @@ def list_users(
     after: Any,
     limit: int,
     now: datetime,
+    settings: Settings,
 ) -> Page:
     """A page of the users the caller manages, by id: everyone for an admin, the
-    canvassers of their wards for a supervisor; optionally of one role, or with a unit at or
-    below ``unit``."""
+    canvassers of their wards for a supervisor (those who work nowhere else, as
+    ``_managed_user`` says); optionally of one role, or with a unit at or below ``unit``."""
     if after is None:
         after = 0
     if not isinstance(after, int):
@@ -164,7 +183,13 @@ def list_users(
     if roles is not None and not roles:
         return Page([], after, False)
     rows, has_more = people.list_users(
-        scope=caller.scope, roles=roles, unit=only, after_id=after, limit=limit, now=now
+        scope=caller.scope,
+        roles=roles,
+        unit=only,
+        after_id=after,
+        limit=limit,
+        now=now,
+        reach_since=_reach_since(caller, now, settings),
     )
     units = people.current_units([u.id for u in rows], now)
     return Page([_info(u, units[u.id]) for u in rows], rows[-1].id if rows else after, has_more)
@@ -247,23 +272,21 @@ def update_user(
     units: Sequence[str] | None = None,
     full_name: str | None = UNCHANGED,
     active: bool | None = None,
+    settings: Settings | None = None,
 ) -> UpdatedUser:
-    """Change what is given: ``units`` (the open assignments become exactly these, apart
-    from units outside the caller's wards, which stay), ``full_name``, ``active``
-    (deactivating ends the user's sessions). Audited once, with what changed."""
+    """Change what is given: ``units`` (the open assignments become exactly these),
+    ``full_name``, ``active`` (deactivating ends the user's sessions). Audited once, with
+    what changed. ``settings`` (the grace period) may be left out by an admin only."""
 
     def work(write: Write) -> UpdatedUser:
-        user = _managed_user(caller, username, now)
+        user = _managed_user(caller, username, now, settings)
         changes: dict[str, Any] = {}
         if units is not None:
+            # Every unit of a user the caller manages is inside the caller's units: the
+            # new set replaces all of them.
             wanted = _resolve_units(caller, units)
-            kept = [
-                u
-                for u in people.current_units([user.id], now)[user.id]
-                if not caller.scope.covers(u.path)
-            ]
-            _check_role_units(user.role, kept + wanted)
-            changed = people.set_units(user, kept + wanted, now)
+            _check_role_units(user.role, wanted)
+            changed = people.set_units(user, wanted, now)
             if changed:
                 write.touch("assignment", changed)
                 changes["units"] = list(units)
@@ -279,13 +302,18 @@ def update_user(
 
 
 def assign_units(
-    caller: Caller, username: str, units: Sequence[str], *, now: datetime
+    caller: Caller,
+    username: str,
+    units: Sequence[str],
+    *,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> list[str]:
     """Give a user more units (keeping theirs); the units newly assigned, in the order
     named (none when they had them all)."""
 
     def work(write: Write) -> list[str]:
-        user = _managed_user(caller, username, now)
+        user = _managed_user(caller, username, now, settings)
         found = _resolve_units(caller, units)
         current = people.current_units([user.id], now)[user.id]
         _check_role_units(user.role, current + found)
@@ -303,13 +331,18 @@ def assign_units(
 
 
 def unassign_units(
-    caller: Caller, username: str, units: Sequence[str], *, now: datetime
+    caller: Caller,
+    username: str,
+    units: Sequence[str],
+    *,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> list[str]:
     """End a user's assignments to these units now (kept, for the grace period); the units
     whose assignment ended."""
 
     def work(write: Write) -> list[str]:
-        user = _managed_user(caller, username, now)
+        user = _managed_user(caller, username, now, settings)
         changed = []
         for unit in _resolve_units(caller, units):
             ids = people.unassign(user, unit, now)
@@ -331,7 +364,7 @@ def reset_password(
     password_hash = settings.hasher.hash(password)
 
     def work(write: Write) -> NewPassword:
-        user = _managed_user(caller, username, now)
+        user = _managed_user(caller, username, now, settings)
         people.set_password_hash(user, password_hash, now)
         write.audit("user.password_reset", user.username)
         return NewPassword(username=user.username, password=password)
@@ -347,7 +380,7 @@ def set_password(
     password_hash = settings.hasher.hash(password)
 
     def work(write: Write) -> None:
-        user = _managed_user(caller, username, now)
+        user = _managed_user(caller, username, now, settings)
         people.set_password_hash(user, password_hash, now)
         write.audit("user.password_set", user.username)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 
 from ..extensions import db
 from ..models import Assignment, Device, Unit, User
@@ -199,9 +199,12 @@ def list_users(
     after_id: int,
     limit: int,
     now: datetime,
+    reach_since: datetime,
 ) -> tuple[list[User], bool]:
     """A page of users ordered by id. Outside admin scope only users with an open assignment
-    inside the scope are listed (a supervisor sees the canvassers of their wards)."""
+    inside the scope, and no assignment outside it that is open or ended after
+    ``reach_since`` (the grace period), are listed: a supervisor sees the canvassers who
+    work in their wards and nowhere else."""
     query = select(User).where(User.id > after_id)
     if roles:
         query = query.where(User.role.in_(roles))
@@ -209,7 +212,17 @@ def list_users(
     if unit is not None:
         unit_filters.append(Unit.path.startswith(unit.path))
     if not scope.everything:
-        unit_filters.append(or_(*[Unit.path.startswith(p) for _, p in scope.roots] or [false()]))
+        in_scope = or_(*[Unit.path.startswith(p) for _, p in scope.roots] or [false()])
+        unit_filters.append(in_scope)
+        elsewhere = (
+            select(Assignment.user_id)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(
+                or_(Assignment.ends_at.is_(None), Assignment.ends_at > reach_since),
+                not_(in_scope),
+            )
+        )
+        query = query.where(User.id.not_in(elsewhere))
     if unit_filters:
         in_units = (
             select(Assignment.user_id)

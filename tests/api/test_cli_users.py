@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from field_server.extensions import db
 from field_server.models import Assignment, AuditEntry, LoginFailure, User, utcnow
+from tests.conftest import device_secret_for
 
 
 def user_row(app, username):
@@ -43,6 +44,7 @@ def test_create_prints_a_password_once_that_logs_in(world, runner, client):
             "username": "cv.vg.050",
             "password": password,
             "device_id": "5b0c6f1e-0000-4000-8000-000000000050",
+            "device_secret": device_secret_for("5b0c6f1e-0000-4000-8000-000000000050"),
         },
     )
     assert login.status_code == 200

@@ -10,7 +10,10 @@ It owns what every write must do, so no operation can forget a step:
 - the retry: PostgreSQL may end a transaction with a deadlock or a serialization failure;
   the whole operation runs again (``work`` must be safe to repeat: it reads what it needs
   inside the transaction), a bounded number of times, and then it is 503
-  ``storage_unavailable``, never a 500.
+  ``storage_unavailable``, never a 500;
+- a refusal to write because the database is read-only is tried once more at once, on a
+  fresh connection: a connection that only read while the database was read-only keeps
+  refusing writes after the operator fixed it (store/engine.py drops it from the pool).
 
 An operation that calls other operations (the demo loads units, then users) wraps them in
 its own ``run_write``: the inner ones join the open transaction, so all of it commits or
@@ -33,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import ApiError
 from ..extensions import db
 from ..store import audit, changes, figures
-from ..store.engine import write_transaction
+from ..store.engine import is_read_only_error, write_transaction
 from .context import Caller
 
 log = logging.getLogger("field_server.services")
@@ -141,6 +144,10 @@ def run_write(
                 write.finish()
             return result
         except DBAPIError as exc:
+            if is_read_only_error(exc.orig) and attempt == 1 and attempts > 1:
+                # The failed connection is gone (store/engine.py): a fresh one knows better.
+                db.session.expire_all()
+                continue
             if not is_retryable(exc):
                 raise
             log.warning(

@@ -5,6 +5,12 @@ the write lock up front, so two writers can both read and then collide on upgrad
 over: the driver runs in autocommit (``isolation_level = None``) and the engine's ``begin``
 event emits ``BEGIN IMMEDIATE`` inside ``write_transaction()`` and a plain ``BEGIN`` (one
 snapshot) otherwise.
+
+A database that refuses writes (a SQLite file gone read-only, a PostgreSQL database or
+server switched to read-only transactions) is a storage error, answered 503, and the
+connection that saw it is dropped from the pool: both refusals stick to the connection (SQLite
+keeps a connection read-only once it has seen so; a PostgreSQL session keeps the default it
+started with), so only fresh connections notice that the operator has fixed it.
 """
 
 from __future__ import annotations
@@ -36,11 +42,27 @@ SQLITE_STORAGE_ERRORS = (
 )
 
 
+# PostgreSQL errors that mean "the database cannot take this write now", by SQLSTATE rather
+# than by psycopg's exception class (a read-only database is an InternalError to psycopg).
+POSTGRES_STORAGE_SQLSTATES = frozenset({"25006"})  # read_only_sql_transaction
+POSTGRES_STORAGE_CLASSES = ("08", "53", "57P")  # connection, resources, operator intervention
+
+
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Attach the per-dialect connection set-up to an engine (idempotent per engine)."""
-    if engine.dialect.name != "sqlite" or engine in _configured:
+    if engine in _configured:
         return
     _configured.add(engine)
+
+    @event.listens_for(engine, "handle_error")
+    def _drop_read_only_connections(context: Any) -> None:
+        # Marked as a disconnect, the connection is closed instead of going back to the
+        # pool (module docstring); the request still answers 503 (is_storage_error).
+        if is_read_only_error(context.original_exception):
+            context.is_disconnect = True
+
+    if engine.dialect.name != "sqlite":
+        return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -91,7 +113,19 @@ def is_storage_error(exc: BaseException) -> bool:
         # sqlite3 also reports SQL mistakes ("no such table") as OperationalError: a bug, 500.
         text = str(exc.orig).lower()
         return any(marker in text for marker in SQLITE_STORAGE_ERRORS)
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate in POSTGRES_STORAGE_SQLSTATES or sqlstate.startswith(POSTGRES_STORAGE_CLASSES):
+        return True
     return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
+
+
+def is_read_only_error(exc: BaseException | None) -> bool:
+    """The driver's error (not SQLAlchemy's wrapper) says the database refuses writes."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return "readonly database" in str(exc).lower()
+    return getattr(exc, "sqlstate", None) in POSTGRES_STORAGE_SQLSTATES
 
 
 def begin_read_snapshot() -> None:

@@ -100,12 +100,12 @@ def test_reads_do_not_take_the_write_lock(sqlite_app, tmp_path):
         other.close()
 
 
-def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):
+def admin_headers(app, client) -> dict[str, str]:
     from field_server.auth.passwords import hash_password
     from field_server.extensions import db
     from field_server.store.people import create_user
 
-    with sqlite_app.app_context():
+    with app.app_context():
         create_user(
             username="admin",
             role="admin",
@@ -115,9 +115,13 @@ def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):
             now=datetime.now(UTC),
         )
         db.session.commit()
-    client = sqlite_app.test_client()
     login = client.post("/api/v1/auth/login", json={"username": "admin", "password": "pw-admin-12"})
-    headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    return {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+
+
+def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):
+    client = sqlite_app.test_client()
+    headers = admin_headers(sqlite_app, client)
     other = sqlite3.connect(tmp_path / "field.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
@@ -135,3 +139,32 @@ def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):
         "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
     )
     assert retry.status_code == 201
+
+
+def test_a_read_only_database_answers_503_and_is_written_again_once_fixed(sqlite_app, tmp_path):
+    """A file that turned read-only refuses writes with 503 (nothing written); once it is
+    writable again the server writes without a restart, although SQLite keeps a connection
+    read-only for good once it has seen the file so (the pool must drop that connection)."""
+    from tests.faults.storage import set_sqlite_read_only
+
+    client = sqlite_app.test_client()
+    headers = admin_headers(sqlite_app, client)
+    assert client.get("/api/v1/users", headers=headers).status_code == 200  # pooled, warm
+    set_sqlite_read_only(tmp_path / "field.db", True)
+    try:
+        refused = client.post(
+            "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
+        )
+        assert refused.status_code == 503
+        assert refused.get_json()["code"] == "storage_unavailable"
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert client.get("/api/v1/users", headers=headers).status_code == 200  # reads go on
+    finally:
+        set_sqlite_read_only(tmp_path / "field.db", False)
+    created = client.post(
+        "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
+    )
+    assert created.status_code == 201
+    database = sqlite3.connect(tmp_path / "field.db")
+    assert database.execute("SELECT count(*) FROM users").fetchone() == (2,)
+    database.close()

@@ -181,7 +181,7 @@ db_group = _package_directory_default(migrate_db_group)
 
 
 def _command_groups() -> list[click.Command]:
-    from . import demo, export, serve, stats, units, users
+    from . import backup, demo, export, purge, serve, stats, units, users
 
     return [
         db_group,
@@ -191,6 +191,8 @@ def _command_groups() -> list[click.Command]:
         serve.serve,
         stats.stats,
         export.export,
+        purge.purge,
+        backup.backup,
     ]
 
 

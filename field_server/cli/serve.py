@@ -115,6 +115,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
         "graceful_timeout": min(timeout, 30),
         "preload_app": False,
         "accesslog": "-",
+        # The path without its query string, and no referer: a household search puts a
+        # name or a phone number in the query, and personal data never reaches the logs.
+        "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"',
         "errorlog": "-",
         "proc_name": "field-server",
         # Behind a proxy, FIELD_TRUSTED_PROXIES decides whom to believe; gunicorn must not.

@@ -80,6 +80,8 @@ NOT_MESSAGE_FILES = {
     "field_server/api/openapi.py",
     "field_server/services/demo.py",
     "field_server/services/health.py",  # the operator's command line, in English
+    "field_server/services/backup.py",  # `field-server backup`, in English
+    "field_server/services/purge.py",  # `field-server purge`, in English
 }
 # Messages built in a way the reading above cannot see; each says where it comes from.
 EXTRA_SERVER_MESSAGES: set[str] = set()

@@ -44,11 +44,21 @@ class StrictSchema(Schema):
         return data
 
 
+class QueryInteger(fields.Integer):
+    """A whole number in a query string, in ASCII digits only: Python's int() also reads
+    other scripts' digits (``١٠`` is 10), and a number must have one spelling."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not (value.isascii() and value.lstrip("-").isdigit()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ListQuerySchema(StrictSchema):
     """`cursor` and `limit`, shared by every list endpoint."""
 
     cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 # Dates a campaign's queries may name: the same calendar as the visits' times

@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from domain.exports import LANGUAGES, LAYOUTS, SEPARATORS
 from domain.records import REVIEW_STATES
 
-from . import CAMPAIGN_DATES, UNIT_REF, StrictSchema
+from . import CAMPAIGN_DATES, UNIT_REF, QueryInteger, StrictSchema
 
 
 class ExportQuery(StrictSchema):
@@ -29,7 +29,7 @@ class SheetQuery(ExportQuery):
 class CsvQuery(SheetQuery):
     """The CSV downloads: byte-order mark (``bom=0`` leaves it out) and separator."""
 
-    bom = fields.Integer(load_default=1, validate=validate.OneOf([0, 1]))
+    bom = QueryInteger(load_default=1, validate=validate.OneOf([0, 1]))
     sep = fields.String(load_default="comma", validate=validate.OneOf(tuple(SEPARATORS)))
 
 

@@ -254,6 +254,25 @@ def test_rejection_ids_with_non_ascii_digits_are_404(world, client, number):
         assert_error(response, 404, "not_found")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/visits?ward=gso-2020:12019&limit={}",
+        "/api/v1/users?limit={}",
+        "/api/v1/exports/units.csv?unit=gso-2020:326&bom={}",
+    ],
+)
+@pytest.mark.parametrize("number", ["١٠", "１０", "1²", "+10", " 10"])
+def test_query_numbers_take_ascii_digits_only(world, client, path, number):
+    headers = world.headers(client, "admin")
+    response = client.get(path.format(number), headers=headers)
+    body = assert_error(response, 422, "validation_failed")
+    assert set(body["errors"]) <= {"limit", "bom"}
+    plain = client.get(path.format("1"), headers=headers)
+    plain.get_data()  # an export streams: read it whole, which ends its request
+    assert plain.status_code == 200
+
+
 # --- logs never carry a statement's values -----------------------------------------------
 
 PHONE = "0987654321"

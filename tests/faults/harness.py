@@ -135,6 +135,8 @@ class RunFigures:
         print("\n".join(lines))
         target = os.environ.get("FIELD_SOAK_REPORT")
         if target:
+            # `make soak` names a file under instance/, which a fresh clone does not have.
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
             with open(target, "a", encoding="utf-8") as out:
                 out.write(json.dumps({**asdict(self), "at": datetime.now(UTC).isoformat()}) + "\n")
 

@@ -105,6 +105,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
 
+    from .web import init_web
+
+    init_web(app)
+
     from .cli import register_commands
 
     register_commands(app)

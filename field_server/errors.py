@@ -139,8 +139,16 @@ class _Rendered:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# The web pages' language switch (field_server/web/session.py) remembers the choice here.
+LANGUAGE_COOKIE = "lang"
+
+
 def message_language() -> str:
-    """'vi' or 'en', from Accept-Language; the configured default when the header is absent."""
+    """'vi' or 'en': on the web pages the language the person chose (a cookie); otherwise
+    from Accept-Language; the configured default when the header is absent."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in ("vi", "en") and not request.path.startswith("/api/"):
+        return chosen
     if not request.headers.get("Accept-Language"):
         return current_app.config.get("DEFAULT_LANGUAGE", "vi")
     return "vi" if request.accept_languages.best_match(["vi", "en"]) == "vi" else "en"

@@ -57,18 +57,17 @@ def current_scope() -> Scope:
     cache = request_cache()
     if "scope" not in cache:
         principal = authenticate()
-        if principal.role == "admin":
-            cache["scope"] = Scope(everything=True, roots=())
-        else:
-            now = utcnow()
-            grace = 0
-            if principal.role == "canvasser":
-                grace = current_settings().assignment_grace_days
-            cache["scope"] = Scope(
-                everything=False,
-                roots=tuple(assigned_roots(principal.user_id, now - timedelta(days=grace))),
-            )
+        cache["scope"] = scope_of(principal.user_id, principal.role)
     return cache["scope"]
+
+
+def scope_of(user_id: int, role: str) -> Scope:
+    """A user's units as every request sees them (the API's and the web pages' alike)."""
+    if role == "admin":
+        return Scope(everything=True, roots=())
+    grace = current_settings().assignment_grace_days if role == "canvasser" else 0
+    since = utcnow() - timedelta(days=grace)
+    return Scope(everything=False, roots=tuple(assigned_roots(user_id, since)))
 
 
 def current_caller() -> Caller:

@@ -430,15 +430,9 @@ def login(
     """Check the password and open a session (a refresh family, bound to the device when
     one is named) with its first token pair. Unknown user, wrong password and inactive
     account are the same 401 ``invalid_credentials``, counted and audited."""
-    ensure_login_allowed(settings, username, address, now)
-    user = people.get_user(username)
-    # An unknown user still costs one hash verification, so both failures take as long.
-    password_ok = verify_password(settings.hasher, user.password_hash if user else None, password)
-    reason = login_failure_reason(user, password_ok)
-    if reason is not None:
-        _record_failed_login(username, address, now, settings, reason)
-        raise ApiError("invalid_credentials")
-    assert user is not None
+    user = check_password(
+        username=username, password=password, address=address, now=now, settings=settings
+    )
     ensure_device_given(user.role, device_id)
     user_id = user.id
     presented_hash = device_secret_hash(device_secret) if device_secret is not None else None
@@ -487,6 +481,34 @@ def login(
     except _DeviceRefused as refused:
         _record_failed_login(username, address, now, settings, refused.reason)
         raise ApiError("device_credentials_invalid") from None
+
+
+def check_password(
+    *, username: str, password: str, address: str, now: datetime, settings: SessionSettings
+) -> User:
+    """The user a username and password name, under the failed-login limits: 429 when a
+    limit holds, else one password verification (also for an unknown user, so both failures
+    take as long); a failure is counted, audited and answered 401 ``invalid_credentials``.
+    The API's login and the web pages' login both go through here, so they share limits."""
+    ensure_login_allowed(settings, username, address, now)
+    user = people.get_user(username)
+    password_ok = verify_password(settings.hasher, user.password_hash if user else None, password)
+    reason = login_failure_reason(user, password_ok)
+    if reason is not None:
+        _record_failed_login(username, address, now, settings, reason)
+        raise ApiError("invalid_credentials")
+    assert user is not None
+    return user
+
+
+def session_user(user_id: int, version: int) -> User | None:
+    """The user a web page's session cookie names, while the session still holds: the user
+    is active and neither role nor units changed since (the same ``token_version`` the
+    access tokens carry as ``ver``)."""
+    user = people.get_user_by_id(user_id)
+    if user is None or not user.active or user.token_version != version:
+        return None
+    return user
 
 
 def _record_failed_login(

@@ -21,7 +21,12 @@ PICTURE = json.loads((ROOT / "docs" / "architecture" / "parts.json").read_text()
 SOURCES = ("field_server", "schemas", "domain", "field_sync")
 
 # What only services (and the store below them) may do.
-THIN_LAYERS = ("field_server/api/", "field_server/cli/", "field_server/auth/views.py")
+THIN_LAYERS = (
+    "field_server/api/",
+    "field_server/cli/",
+    "field_server/auth/views.py",
+    "field_server/web/",
+)
 FORBIDDEN_IN_THIN = re.compile(
     r"db\.session|write_transaction|(?<![/\w.])figures\.(?!md)|\baudit\.(record|record_many)\b"
     r"|changes\.stamp"

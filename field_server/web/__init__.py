@@ -44,6 +44,14 @@ def init_web(app: Flask) -> None:
     Babel(app, locale_selector=session.page_language)
     formats.register(app)
 
-    from . import views_auth, views_review, views_units  # noqa: F401  (routes on bp)
+    from . import (  # noqa: F401  (routes on bp)
+        views_auth,
+        views_conflicts,
+        views_district,
+        views_people,
+        views_review,
+        views_units,
+        views_visits,
+    )
 
     app.register_blueprint(bp)

@@ -1,26 +1,34 @@
 """The home page and a unit's dashboard (docs/web.md): the same figures as /api/v1/stats.
 
 A ward's dashboard shows its coverage against the target, its rank among the district's
-wards, the daily trend (an SVG drawn here, no script) and its residential groups; a
-district's page ranks its wards. The figures come from services/stats.py ``unit_stats``,
-exactly as the API answers them.
+wards, the daily trend (an SVG drawn here, no script), its residential groups and its
+canvassers' last sync, with a link to its follow-up lists (households to visit again,
+priority households not yet covered); a district's page ranks its wards. The figures come
+from services/stats.py ``unit_stats``, exactly as the API answers them. A canvasser's home
+is their own progress (services/dashboard.py ``own_progress``), read-only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..auth.scope import current_settings
 from ..clock import utcnow
-from ..services import stats, units
+from ..errors import ApiError
+from ..services import dashboard, devices, stats, units
 from ..services.context import Caller
 from . import bp
 from .charts import trend_chart
 from .session import page
 
 HOME_LEVEL = {"supervisor": "ward", "district": "district"}
+MAX_DEVICES = 500  # a ward's tablets; more than any ward has
+FOLLOW_UP_LIMIT = 100
 
 
 def _units_at(caller: Caller, level: str) -> list[units.UnitInfo]:
@@ -35,7 +43,18 @@ def _units_at(caller: Caller, level: str) -> list[units.UnitInfo]:
 def home(caller: Caller) -> Any:
     if caller.role == "canvasser":
         mine = _units_at(caller, "ward") + _units_at(caller, "group")
-        return render_template("progress.html", caller=caller, units=mine)
+        progress = dashboard.own_progress(
+            caller, now=utcnow(), timezone=current_settings().timezone
+        )
+        labels = {
+            "pending": _("Pending"),
+            "approved": _("Approved"),
+            "rejected": _("Rejected"),
+            "flagged": _("Flagged"),
+        }
+        return render_template(
+            "progress.html", caller=caller, units=mine, progress=progress, review_labels=labels
+        )
     level = HOME_LEVEL.get(caller.role)
     if level is not None:
         found = _units_at(caller, level)
@@ -48,9 +67,55 @@ def home(caller: Caller) -> Any:
 @bp.get("/units/<path:ref>")
 @page("admin", "district", "supervisor")
 def unit(caller: Caller, ref: str) -> Any:
+    now = utcnow()
+    found = stats.unit_stats(
+        caller, ref, start=None, end=None, now=now, settings=current_settings()
+    )
+    tablets = _canvassers(caller, ref, now) if found.unit.level == "ward" else []
+    return render_template(
+        "unit.html",
+        caller=caller,
+        figures=found,
+        chart=trend_chart(found.daily),
+        canvassers=tablets,
+    )
+
+
+@dataclass(frozen=True)
+class CanvasserSync:
+    username: str
+    devices: int
+    last_sync: datetime | None
+
+
+def _canvassers(caller: Caller, ref: str, now: datetime) -> list[CanvasserSync]:
+    """The people with a tablet in the ward and when one of them last synced (the devices'
+    list of GET /api/v1/devices). Their visits, installs and flags per person would need a
+    query per canvasser that the store does not have yet (docs/web.md)."""
+    seen: dict[str, list[datetime | None]] = {}
+    found = devices.list_devices(caller, ward=ref, after=None, limit=MAX_DEVICES, now=now)
+    for device in found.items:
+        if not device.revoked:
+            seen.setdefault(device.owner, []).append(device.last_seen)
+    return sorted(
+        (
+            CanvasserSync(owner, len(times), max((t for t in times if t), default=None))
+            for owner, times in seen.items()
+        ),
+        key=lambda c: c.username,
+    )
+
+
+@bp.get("/units/<path:ref>/followup")
+@page("admin", "district", "supervisor")
+def follow_up(caller: Caller, ref: str) -> Any:
+    """A ward's households to visit again and its priority households not yet covered."""
     found = stats.unit_stats(
         caller, ref, start=None, end=None, now=utcnow(), settings=current_settings()
     )
-    return render_template(
-        "unit.html", caller=caller, figures=found, chart=trend_chart(found.daily)
+    if found.unit.level != "ward":
+        raise ApiError("not_found")
+    lists = dashboard.follow_up(
+        caller, ref, limit=FOLLOW_UP_LIMIT, timezone=current_settings().timezone
     )
+    return render_template("followup.html", figures=found, lists=lists, limit=FOLLOW_UP_LIMIT)

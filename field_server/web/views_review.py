@@ -22,6 +22,7 @@ from ..services import visits
 from ..services.context import Caller, Page
 from . import bp
 from .session import page
+from .views_visits import flag_labels, outcome_labels, review_labels
 
 PAGE_SIZE = 50
 FILTERS = ("ward", "group", "canvasser", "outcome", "flag", "review_status", "from", "to")
@@ -86,6 +87,11 @@ def review(caller: Caller) -> Any:
         chosen=chosen,
         errors=errors,
         choices=CHOICES,
+        labels={
+            "outcome": outcome_labels(),
+            "flag": flag_labels(),
+            "review_status": review_labels(),
+        },
         next_cursor=after,
         may_review=caller.role in ("admin", "supervisor"),
         max_comment=MAX_COMMENT_LENGTH,

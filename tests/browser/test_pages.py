@@ -86,6 +86,9 @@ def test_bulk_approve_the_flagged_visits(pages, world, client, synced):
     page.goto(f"{pages.base}/review?flag=gps_far_from_household")
     rows = page.locator("tbody tr")
     assert rows.count() == 1
+    # Codes are shown in the page's language.
+    cells = rows.first.locator("td").all_inner_texts()
+    assert "Xa hộ gia đình" in cells and "Đã cài đặt" in cells and "Chờ duyệt" in cells
     rows.first.get_by_role("checkbox").check()
     page.get_by_label("Nhận xét (không bắt buộc)").fill("Đã gọi điện xác nhận")
     page.get_by_role("button", name="Duyệt các lượt đã chọn").click()

@@ -14,6 +14,8 @@ from babel.numbers import format_decimal, format_percent
 from flask import Flask, current_app
 from flask_babel import get_locale
 
+from domain.validation import FIRST_CAMPAIGN_DAY, LAST_CAMPAIGN_DAY
+
 DASH = "–"
 
 
@@ -55,6 +57,16 @@ def moment(value: datetime | str | None) -> str:
 
 def local(value: datetime) -> datetime:
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def campaign_day(text: str) -> date | None:
+    """A date typed in a page's form or query (``2020-08-15``), inside the campaign calendar
+    every date of the API keeps to; None when it is not one."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_CAMPAIGN_DAY <= day <= LAST_CAMPAIGN_DAY else None
 
 
 def register(app: Flask) -> None:

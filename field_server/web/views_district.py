@@ -28,7 +28,7 @@ from ..parsing import parse_query
 from ..services import exports, stats
 from ..services.context import Caller
 from . import bp
-from .formats import number, percent
+from .formats import campaign_day, number, percent
 from .session import page
 
 # The downloads a page offers: the API's file names (docs/exports.md), under /exports/.
@@ -158,11 +158,8 @@ def _report_day() -> tuple[date | None, str | None]:
     raw = request.args.get("to", "").strip()[:20]
     if not raw:
         return None, None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        return None, _("A date such as 2020-08-15.")
-    if not 2000 <= day.year <= 2099:
+    day = campaign_day(raw)
+    if day is None:
         return None, _("A date such as 2020-08-15.")
     return day, None
 

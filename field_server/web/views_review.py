@@ -21,6 +21,7 @@ from ..paging import decode_cursor, encode_cursor
 from ..services import visits
 from ..services.context import Caller, Page
 from . import bp
+from .formats import campaign_day
 from .session import page
 from .views_visits import flag_labels, outcome_labels, review_labels
 
@@ -40,19 +41,11 @@ def _filters() -> tuple[dict[str, str], dict[str, str]]:
             continue
         if name in CHOICES and value not in CHOICES[name]:
             errors[name] = _("Choose one of the listed values.")
-        elif name in ("from", "to") and not _is_date(value):
+        elif name in ("from", "to") and campaign_day(value) is None:
             errors[name] = _("A date such as 2020-08-15.")
         else:
             chosen[name] = value
     return chosen, errors
-
-
-def _is_date(value: str) -> bool:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return False
-    return 2000 <= day.year <= 2099
 
 
 @bp.get("/review")

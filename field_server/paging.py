@@ -22,8 +22,12 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from .auth.principal import current_principal_or_none
+from .auth.principal import current_principal_or_none, request_cache
 from .errors import ApiError
+
+# The request cache's key under which the pages (web/session.py) name the signed-in person,
+# so that a page's cursor is bound to them as an API cursor is bound to its token's user.
+PAGE_USER = "page_user_id"
 
 PULL_SALT = "field-sync-pull"
 
@@ -36,12 +40,18 @@ def _list_serializer(kind: str) -> URLSafeSerializer:
     return _serializer(current_app.config["SECRET_KEY"], f"field-list:{kind}")
 
 
+def _cursor_owner() -> int | None:
+    """The user a cursor is bound to: the bearer token's, or the page session's."""
+    principal = current_principal_or_none()
+    if principal is not None:
+        return principal.user_id
+    owner = request_cache().get(PAGE_USER)
+    return owner if isinstance(owner, int) else None
+
+
 def encode_cursor(kind: str, position: Any) -> str:
     """A cursor for one list, bound to the caller so it cannot be replayed by another user."""
-    principal = current_principal_or_none()
-    return _list_serializer(kind).dumps(
-        {"p": position, "u": principal.user_id if principal else None}
-    )
+    return _list_serializer(kind).dumps({"p": position, "u": _cursor_owner()})
 
 
 def decode_cursor(kind: str, cursor: str | None) -> Any:
@@ -53,8 +63,7 @@ def decode_cursor(kind: str, cursor: str | None) -> Any:
         data = _list_serializer(kind).loads(cursor)
     except BadSignature:
         raise ApiError("cursor_invalid") from None
-    principal = current_principal_or_none()
-    if not isinstance(data, dict) or data.get("u") != (principal.user_id if principal else None):
+    if not isinstance(data, dict) or data.get("u") != _cursor_owner():
         raise ApiError("cursor_invalid")
     return data.get("p")
 

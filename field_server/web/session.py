@@ -13,13 +13,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ..auth.principal import request_cache
 from ..auth.scope import scope_of
 from ..client_address import client_address
 from ..errors import LANGUAGE_COOKIE, ApiError, error_response
+from ..paging import PAGE_USER
 from ..services import sessions
 from ..services.context import Caller
 from . import bp
@@ -57,8 +59,9 @@ def sign_out() -> None:
 
 def page_caller() -> Caller | None:
     """The signed-in person as services take them, or None (and the cookie cleared)."""
-    if "page_caller" in g:
-        return cast(Caller | None, g.page_caller)
+    cache = request_cache()  # not flask.g, which requests inside one app context share
+    if "page_caller" in cache:
+        return cast(Caller | None, cache["page_caller"])
     caller = None
     uid, version = session.get("uid"), session.get("ver")
     if isinstance(uid, int) and isinstance(version, int):
@@ -73,7 +76,8 @@ def page_caller() -> Caller | None:
                 scope=scope_of(user.id, user.role),
                 address=client_address(),
             )
-    g.page_caller = caller
+            cache[PAGE_USER] = user.id  # the pages' cursors are bound to them
+    cache["page_caller"] = caller
     return caller
 
 

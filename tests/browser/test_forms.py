@@ -112,3 +112,31 @@ def test_the_login_never_sends_anyone_to_another_site(client, world, target):
 def test_a_page_for_another_role_is_403(client, world):
     sign_in(client, world, "cv.vg.001")
     assert client.get("/review").status_code == 403
+
+
+def test_a_review_page_cursor_serves_only_the_person_it_was_made_for(
+    client, app, world, monkeypatch
+):
+    """A "next page" link of the review queue is bound to whoever was shown it, as the API's
+    cursors are to their token's user: pasted by another signed-in person it is refused."""
+    from field_server.web import views_review
+    from tests.api.sync_helpers import Tablet
+
+    tablet = Tablet(world, client, "cv.vg.001")
+    homes = [tablet.household(address=f"Số {n}, ngõ 9") for n in range(2)]
+    answer = tablet.push([*homes, *(tablet.visit(h["id"]) for h in homes)])
+    assert all(r["status"] == "applied" for r in answer["results"])
+    monkeypatch.setattr(views_review, "PAGE_SIZE", 1)
+
+    sign_in(client, world, "sv.vangiang")
+    first = client.get("/review").get_data(as_text=True)
+    found = re.search(r'href="(/review\?[^"]*cursor=[^"]+)"', first)
+    assert found, "a second page is offered"
+    next_page = found.group(1).replace("&amp;", "&")
+    assert client.get(next_page).status_code == 200
+
+    other = app.test_client()
+    sign_in(other, world, "dt.vangiang")  # sees the same ward, but did not get this link
+    refused = other.get(next_page, headers={"Accept": "application/json"})
+    assert refused.status_code == 400
+    assert refused.get_json()["code"] == "cursor_invalid"

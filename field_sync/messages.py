@@ -1,13 +1,14 @@
 """field-sync's messages in Vietnamese and English (``field-sync --lang vi|en``).
 
-The tablet client runs without the server's code, so it keeps its own catalogue, built the
-way the server's is (field_server/messages/): English is the source language and a
-message's English text is its key; ``VI`` maps each to Vietnamese. It holds what field-sync
-can show: its own lines (field_sync/cli.py, through ``Messages.__call__``), the client's
-errors (field_sync/client.py), the domain's checks a tablet runs before recording a change
+The tablet client runs without the server's code, but with the domain's: English is the
+source language and a message's English text is its key. What field-sync can show comes
+from two places. The domain's messages, the checks a tablet runs before recording a change
 (domain/validation.py, domain/hlc.py) and the push rules' rejections it lists under
-``attention`` (domain/push.py). Those it shares with the server read the same on both
-sides; tests/unit/test_catalogues.py checks that, and that nothing is missing.
+``attention`` (domain/push.py), have their Vietnamese in the domain's gettext catalogue
+(domain/translations/, ``domain.messages.domain_entries``), the one the server reads too:
+written once, they read the same on both sides. Its own lines (field_sync/cli.py, through
+``Messages.__call__``) and the client's errors (field_sync/client.py), which only field-sync
+shows, are in ``VI`` below. tests/unit/test_catalogues.py checks that nothing is missing.
 
 The server's own answers are asked for in the chosen language (``Accept-Language``), so
 they need no catalogue here; ``translate`` still passes them through, which turns an
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.messages import Catalogue
+from domain.messages import Catalogue, domain_entries
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -46,7 +47,8 @@ class Messages:
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-        self.entries: dict[str, str] = VI if self.language == "vi" else {}
+        own = VI if self.language == "vi" else {}
+        self.entries: dict[str, str] = {**domain_entries(self.language), **own}
         # The server's matcher (domain/messages.py): the same templates read the same way.
         self.translate = Catalogue(self.language, self.entries).translate
 
@@ -173,111 +175,4 @@ VI: dict[str, str] = {
     "none": "chưa có",
     "full copy in progress": "đang tải bản sao đầy đủ",
     "up to date as of the last pull": "đã cập nhật đến lần tải về gần nhất",
-    # --- a change's checks, as on the server (domain/validation.py, domain/hlc.py) ------
-    "Required.": "Bắt buộc phải có.",
-    "Required for this type.": "Bắt buộc với loại thay đổi này.",
-    "Required when the outcome is {outcome}.": "Bắt buộc khi kết quả là {outcome}.",
-    "Unknown field.": "Trường không xác định.",
-    "A mutation must be an object.": "Mỗi thay đổi phải là một đối tượng JSON.",
-    "Must be an object.": "Phải là một đối tượng JSON.",
-    "The mutation is invalid.": "Thay đổi không hợp lệ.",
-    "The household is invalid.": "Thông tin hộ không hợp lệ.",
-    "The visit is invalid.": "Lượt thăm hộ không hợp lệ.",
-    "Must be a whole number, 1 or more.": "Phải là số nguyên từ 1 trở lên.",
-    "Must be a whole number, 0 or more.": "Phải là số nguyên từ 0 trở lên.",
-    "Must be one of {choices}.": "Phải là một trong: {choices}.",
-    "Must be a lowercase UUID.": "Phải là UUID viết thường.",
-    "A new visit has no base_version (leave it out, null or 0).": (
-        "Lượt thăm hộ mới không có base_version (bỏ trống, để null hoặc 0)."
-    ),
-    "Must be a string or null.": "Phải là chuỗi ký tự hoặc null.",
-    "At most {limit} characters.": "Tối đa {limit} ký tự.",
-    "Must not contain the NUL character.": "Không được chứa ký tự NUL.",
-    "Must be a non-empty string.": "Phải là chuỗi ký tự không rỗng.",
-    "Must be a unit ref scheme:code.": "Phải là mã đơn vị dạng scheme:code.",
-    "Must be a unit ref scheme:code, or null.": "Phải là mã đơn vị dạng scheme:code, hoặc null.",
-    "A household's ward cannot be changed.": "Không thể đổi xã/phường của hộ.",
-    "A visit cannot move to another household.": "Không thể chuyển lượt thăm hộ sang hộ khác.",
-    "Digits, spaces and + - . ( ) only, at most {max}, or null.": (
-        "Chỉ gồm chữ số, dấu cách và + - . ( ), tối đa {max} ký tự, hoặc null."
-    ),
-    "Must be a number from -{bound} to {bound}, or null.": (
-        "Phải là số từ -{bound} đến {bound}, hoặc null."
-    ),
-    "Give lat and lon together (both numbers or both null).": (
-        "Phải có cả lat và lon (cùng là số hoặc cùng là null)."
-    ),
-    "Must be a whole number from 0 to {max}, or null.": (
-        "Phải là số nguyên từ 0 đến {max}, hoặc null."
-    ),
-    "Must be an RFC 3339 time with its offset.": (
-        "Phải là thời điểm theo RFC 3339, có ghi độ lệch múi giờ."
-    ),
-    "Must be a number, 0 or more, or null.": "Phải là số từ 0 trở lên, hoặc null.",
-    "Give all six counts or none.": "Hãy nhập đủ cả sáu số liệu hoặc bỏ trống tất cả.",
-    "installed_before + installed_during ({installs}) is more than smartphones ({smartphones}).": (
-        "installed_before + installed_during ({installs}) lớn hơn smartphones ({smartphones})."
-    ),
-    "More smartphones than adults ({adults}).": (
-        "Số điện thoại thông minh nhiều hơn số người trưởng thành ({adults})."
-    ),
-    "More than priority_subjects ({priority_subjects}).": (
-        "Lớn hơn priority_subjects ({priority_subjects})."
-    ),
-    "More priority subjects than adults ({adults}).": (
-        "Số đối tượng ưu tiên nhiều hơn số người trưởng thành ({adults})."
-    ),
-    "Invalid hlc: {message}": "hlc không hợp lệ: {message}",
-    "Must be a string <ms>-<counter>-<node>.": "Phải là chuỗi dạng <ms>-<counter>-<node>.",
-    "Must have the form <ms>-<counter>-<node>.": "Phải có dạng <ms>-<counter>-<node>.",
-    "The milliseconds must be a non-negative integer.": (
-        "Phần mili giây phải là số nguyên không âm."
-    ),
-    "The counter must be an integer from 0 to {max}.": (
-        "Phần bộ đếm phải là số nguyên từ 0 đến {max}."
-    ),
-    "The node must be 1 to {max} printable characters.": (
-        "Phần node phải gồm từ 1 đến {max} ký tự in được."
-    ),
-    # --- the push rules' rejections, listed by `attention` (domain/push.py) -------------
-    "Expected mutation {expected} next, got {got}.": (
-        "Cần thay đổi số {expected} tiếp theo, nhận được {got}."
-    ),
-    "Mutation {mutation_id} was already used for different content.": (
-        "Số thay đổi {mutation_id} đã được dùng cho một nội dung khác."
-    ),
-    "Unknown ward.": "Không có xã/phường này.",
-    "No ward {ward}.": "Không có xã/phường {ward}.",
-    "Unknown group.": "Không có tổ/thôn này.",
-    "No residential group {group} in {ward}.": "Không có tổ/thôn {group} trong {ward}.",
-    "Household {id} is unknown.": "Không có hộ {id}.",
-    "A household cannot move to another ward.": "Hộ không thể chuyển sang xã/phường khác.",
-    "Differs from the household's ward.": "Khác với xã/phường của hộ.",
-    "Must be a time from {first} to {last}.": "Phải là thời điểm từ {first} đến {last}.",
-    "Already used by another record.": "Đã được dùng cho một bản ghi khác.",
-    "That group is outside your units.": "Tổ/thôn đó nằm ngoài các đơn vị của bạn.",
-    "This ward or group is outside your units.": (
-        "Xã/phường hoặc tổ/thôn này nằm ngoài các đơn vị của bạn."
-    ),
-    "This visit is outside your units.": "Lượt thăm hộ này nằm ngoài các đơn vị của bạn.",
-    "base_version is ahead of the household.": ("base_version lớn hơn phiên bản hiện tại của hộ."),
-    "The household is at version {version}.": "Hộ đang ở phiên bản {version}.",
-    "base_version is ahead of the visit.": (
-        "base_version lớn hơn phiên bản hiện tại của lượt thăm hộ."
-    ),
-    "The visit is at version {version}.": "Lượt thăm hộ đang ở phiên bản {version}.",
-    "The visit is at version {version}, not {base_version}.": (
-        "Lượt thăm hộ đang ở phiên bản {version}, không phải {base_version}."
-    ),
-    "The counts do not add up.": "Các số liệu không khớp nhau.",
-    "Unknown visit.": "Không có lượt thăm hộ này.",
-    "No such visit.": "Không tìm thấy lượt thăm hộ.",
-    "Only the device that recorded a visit may change it.": (
-        "Chỉ thiết bị đã ghi lượt thăm hộ mới được sửa lượt đó."
-    ),
-    "A supervisor has {review_status} this visit already.": (
-        "Lượt thăm hộ này đã được giám sát viên xét duyệt (trạng thái: {review_status})."
-    ),
-    "A text of at most 500 characters.": "Phải là văn bản tối đa 500 ký tự.",
-    "Invalid void.": "Yêu cầu hủy không hợp lệ.",
 }

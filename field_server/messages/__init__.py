@@ -7,11 +7,17 @@ translated here, at the edge, once the answer's language is known: ``error_respo
 translates the envelope; the views that return push results or stored rejections call
 ``translate_result`` / ``translate_results``.
 
-English is the source language: a message's English text is its key (its msgid), so the
-English catalogue is empty and ``vi.py`` maps each msgid to its Vietnamese text. A message
-formatted with values ("Unknown unit gso-2020:99.") is keyed by its template with named
-placeholders ("Unknown unit {ref}."): each template is compiled once into a pattern, and a
-text that matches it gets the translation with the same values put back — each value
+English is the source language: a message's English text is its key (its msgid), so
+English needs no catalogue. The Vietnamese texts are gettext catalogues, compiled and read
+once, here, with no request around (the API translates outside the pages' rendering): the
+server's, field_server/translations/vi/LC_MESSAGES/messages.po, which also holds the pages'
+texts, and the domain's, domain/translations/vi/LC_MESSAGES/domain.po, which holds the
+messages written in domain/ (field-sync shows them too). ``pybabel extract`` finds every
+message through the extraction methods of ``extract.py`` (docs/web.md, Translations).
+
+A message formatted with values ("Unknown unit gso-2020:99.") is keyed by its template with
+named placeholders ("Unknown unit {ref}."): each template is compiled once into a pattern,
+and a text that matches it gets the translation with the same values put back, each value
 translated in turn when it is itself a message ("Invalid hlc: {message}"). A text that no
 entry knows is returned as it is: better English than nothing, and
 tests/unit/test_catalogues.py fails when a message the server can produce has no entry.
@@ -21,17 +27,31 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from domain.messages import Catalogue, compile_template, placeholders
-
-from .vi import VI
+from domain.messages import (
+    Catalogue,
+    compile_template,
+    domain_entries,
+    placeholders,
+    read_catalogue,
+)
 
 LANGUAGES = ("vi", "en")
+# The server's catalogues: <language>/LC_MESSAGES/messages.mo, package data (setup.cfg).
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 __all__ = ["VI", "Catalogue", "compile_template", "placeholders"]
 _Result = TypeVar("_Result")
 
 
+def entries(language: str) -> dict[str, str]:
+    """Every translation into ``language`` the server has: the domain's and its own."""
+    own = read_catalogue(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo")
+    return {**domain_entries(language), **own}
+
+
+VI = entries("vi")
 CATALOGUES: dict[str, Catalogue] = {
     "en": Catalogue("en", {}),
     "vi": Catalogue("vi", VI),

@@ -1,17 +1,20 @@
-"""Every message the server or field-sync can produce has a Vietnamese text, and every
-Vietnamese text still belongs to a message (so the catalogues cannot rot).
+"""Every message the server or field-sync can produce has a Vietnamese text, written in
+one place, and every Vietnamese text still belongs to a message (so the catalogues cannot
+rot).
 
-The messages are collected from where they are written:
-- marshmallow's messages for every field class and validator the schemas use (each schema
-  instantiated, its fields' ``error_messages`` and validators' messages walked);
-- the texts written as messages in the domain's rules, the schemas, the views, services and
-  auth (read with ``ast``: string literals and f-strings that read as sentences, docstrings,
-  dict keys, SQL, log lines, help texts and programmer errors left out — ``NOT_MESSAGES``
-  lists the few the rule cannot tell apart);
-- the error registry (``field_server.errors.ERRORS``);
-- for field-sync, the messages its command prints through ``_()`` and the client's errors.
+The messages are collected from where they are written by field_server/messages/extract.py,
+the reading ``pybabel extract`` uses too (its docstring says how): marshmallow's messages
+for the fields the schemas use, the texts written as messages in domain/, schemas/ and the
+server's views, services and auth, the error registry; for field-sync, the messages its
+command prints through ``_()`` and the client's errors.
 
-An f-string is compared by its shape: its fixed text with every value as ``{}``, so the
+The Vietnamese texts are in three places: the domain's gettext catalogue (the messages
+written in domain/, which the server and field-sync both show), the server's (its other
+messages, beside the pages' texts) and field_sync/messages.py's ``VI`` (field-sync's own
+lines). tests/unit/test_web_translations.py checks that ``pybabel extract`` finds exactly
+the entries of each gettext catalogue and that the compiled files say what the sources say.
+
+A message is compared by its shape, its fixed text with every value as ``{}``, so a
 catalogue may name the values as it likes ("At most {limit} characters." stands for
 ``f"At most {MAX_ADDRESS_LENGTH} characters."``).
 """
@@ -19,19 +22,22 @@ catalogue may name the values as it likes ("At most {limit} characters." stands 
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
-import pkgutil
+import configparser
+import fnmatch
+import io
 import re
-from collections.abc import Iterable, Iterator
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from marshmallow import Schema, fields, validate
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
-import schemas
-from field_server.errors import ERRORS
+from domain.messages import read_mo
 from field_server.messages import (
     CATALOGUES,
     VI,
@@ -42,217 +48,44 @@ from field_server.messages import (
     translate_result,
     translate_results,
 )
+from field_server.messages.extract import (
+    ROOT,
+    domain_messages,
+    messages_in,
+    server_messages,
+    shape,
+    source_files,
+)
 from field_sync import messages as client_messages
 
-ROOT = Path(__file__).resolve().parents[2]
+DOMAIN_PO = ROOT / "domain" / "translations" / "vi" / "LC_MESSAGES" / "domain.po"
+SERVER_PO = ROOT / "field_server" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
 
-# Where the server's messages are written (read with ast).
-SERVER_SOURCES = (
-    "domain/validation.py",
-    "domain/push.py",
-    "domain/roles.py",
-    "domain/conflicts.py",
-    "domain/review.py",
-    "domain/geography.py",
-    "domain/hlc.py",
-    "schemas",
-    "field_server/api",
-    "field_server/services",
-    "field_server/auth",
-    "field_server/parsing.py",
-    "field_server/operation.py",
-    "field_server/paging.py",
-)
-# What a tablet can be told: its own checks before recording (validation, hlc), the push
-# rules' rejections it lists under `attention`, and the client's own errors.
-CLIENT_SOURCES = ("domain/validation.py", "domain/hlc.py", "domain/push.py", "field_sync/client.py")
-
-# Literals that read like sentences but are no message anyone is shown.
-NOT_MESSAGES = {
-    "SELECT 1",  # the health check's query
-    # schemas/sync.py: a description in the OpenAPI document
-    "A hybrid logical clock reading: <ms since epoch>-<counter>-<node>.",
-}
-# Sources under SERVER_SOURCES whose texts no API answer carries: the OpenAPI document's
-# descriptions, and the demo's refusals, printed by `field-server demo` (field-server's
-# commands speak English).
-NOT_MESSAGE_FILES = {
-    "field_server/api/openapi.py",
-    "field_server/services/demo.py",
-    "field_server/services/health.py",  # the operator's command line, in English
-    "field_server/services/backup.py",  # `field-server backup`, in English
-    "field_server/services/purge.py",  # `field-server purge`, in English
-}
-# Messages built in a way the reading above cannot see; each says where it comes from.
-EXTRA_SERVER_MESSAGES: set[str] = set()
+# What a tablet can be told besides the domain's messages: the client's own errors.
+CLIENT_SOURCES = ("field_sync/client.py",)
+# Messages built in a way the reading cannot see; each says where it comes from.
 EXTRA_CLIENT_MESSAGES = {
     "none",  # field_sync/client.py local_status()["cursor"], shown by `field-sync status`
 }
-
-# Calls whose text arguments are not messages: SQL, patterns, logs, programmer errors,
-# descriptions in the OpenAPI document.
-NOT_MESSAGE_CALLS = re.compile(
-    r"^(text|select|execute|exec_driver_sql|_count|RuntimeError|ValueError|TypeError|"
-    r"KeyError|LookupError|NotImplementedError|AssertionError|re\.\w+|(log|logger|logging)"
-    r"\.\w+|warnings\.warn)$"
-)
-NOT_MESSAGE_KEYWORDS = {"metadata", "description", "help", "metavar", "doc", "summary"}
+__all__ = ["cli_messages", "messages_in"]  # test_field_sync_lang.py reads field-sync's too
 
 
-# --- reading the sources -----------------------------------------------------------------
+def po_entries(path: Path) -> dict[str, str]:
+    """A catalogue's translated entries, msgid -> Vietnamese (fuzzy ones are not used)."""
+    with path.open("rb") as f:
+        return {
+            m.id: m.string
+            for m in read_po(f)
+            if isinstance(m.id, str) and m.id and m.string and not m.fuzzy
+        }
 
 
-def shape(text: str) -> str:
-    """A message with every placeholder as {}: how collected texts and msgids compare."""
-    return re.sub(r"\{[^{}]*\}", "{}", text)
-
-
-def reads_as_message(text: str) -> bool:
-    fixed = re.sub(r"\{[^{}]*\}", "", text).strip()
-    return bool(re.search(r"[A-Za-z]{2}", fixed)) and (fixed.endswith(".") or " " in fixed)
-
-
-def _template(node: ast.Constant | ast.JoinedStr) -> str:
-    if isinstance(node, ast.Constant):
-        return str(node.value)
-    parts = []
-    for value in node.values:
-        if isinstance(value, ast.Constant):
-            parts.append(str(value.value))
-        else:
-            assert isinstance(value, ast.FormattedValue)
-            parts.append("{" + ast.unparse(value.value).replace("{", "(").replace("}", ")") + "}")
-    return "".join(parts)
-
-
-def _excluded_nodes(tree: ast.AST) -> set[int]:
-    skip: set[int] = set()
-
-    def skip_all(node: ast.AST | None) -> None:
-        if node is not None:
-            skip.update(id(sub) for sub in ast.walk(node))
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            first = node.body[0] if node.body else None
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                skip_all(first.value)  # a docstring
-        elif isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                skip_all(key)
-                if isinstance(key, ast.Constant) and key.value in NOT_MESSAGE_KEYWORDS:
-                    skip_all(value)
-        elif isinstance(node, ast.JoinedStr):
-            for value in node.values:
-                skip_all(value)  # an f-string is read whole, its parts are no messages
-        elif isinstance(node, ast.Call):
-            callee = ast.unparse(node.func)
-            if callee.endswith(".join") or callee.endswith(".format"):
-                skip_all(node.func)  # separators and templates of other kinds
-            if NOT_MESSAGE_CALLS.match(callee):
-                for arg in [*node.args, *(k.value for k in node.keywords)]:
-                    skip_all(arg)
-            for keyword in node.keywords:
-                if keyword.arg in NOT_MESSAGE_KEYWORDS:
-                    skip_all(keyword.value)
-        elif isinstance(node, ast.Compare):
-            skip_all(node)  # `value == "…"` compares, it does not say
-    return skip
-
-
-def messages_in(path: Path) -> Iterator[str]:
-    """The texts of a source file that read as messages (see the module's docstring)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    skip = _excluded_nodes(tree)
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(
-            node, ast.JoinedStr
-        ):
-            text = _template(node)
-            if reads_as_message(text) and text not in NOT_MESSAGES:
-                yield text
-
-
-def source_files(names: Iterable[str]) -> list[Path]:
-    found: list[Path] = []
-    for name in names:
-        path = ROOT / name
-        found += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return [p for p in found if p.relative_to(ROOT).as_posix() not in NOT_MESSAGE_FILES]
-
-
-# --- marshmallow's messages ----------------------------------------------------------------
-
-
-def _validator_messages(validator: object) -> Iterator[str]:
-    error = getattr(validator, "error", None)
-    if isinstance(validator, validate.Length) and not error:
-        if validator.equal is not None:
-            yield validator.message_equal
-        elif validator.min is not None and validator.max is not None:
-            yield validator.message_all
-        elif validator.min is not None:
-            yield validator.message_min
-        else:
-            yield validator.message_max
-    elif isinstance(validator, validate.Range) and not error:
-        if validator.min is not None and validator.max is not None:
-            yield validator.message_all
-        elif validator.min is not None:
-            yield validator.message_min
-        else:
-            yield validator.message_max
-    elif isinstance(error, str):
-        yield error
-    elif isinstance(validator, validate.Validator):
-        yield getattr(validator, "default_message", "")
-
-
-def _field_messages(field: fields.Field, seen: set[int]) -> Iterator[str]:
-    yield from (m for m in field.error_messages.values() if isinstance(m, str))
-    for validator in field.validators:
-        yield from _validator_messages(validator)
-    if isinstance(field, fields.Nested):
-        yield from _schema_messages(field.schema, seen)
-    inner = [getattr(field, "inner", None), getattr(field, "key_field", None),
-             getattr(field, "value_field", None)]  # fmt: skip
-    for sub in inner:
-        if isinstance(sub, fields.Field):
-            yield from _field_messages(sub, seen)
-
-
-def _schema_messages(schema: Schema, seen: set[int]) -> Iterator[str]:
-    if id(type(schema)) in seen:
-        return
-    seen.add(id(type(schema)))
-    yield from schema.error_messages.values()
-    for field in schema.fields.values():
-        yield from _field_messages(field, seen)
-
-
-def marshmallow_messages() -> set[str]:
-    found: set[str] = set()
-    seen: set[int] = set()
-    modules = [schemas] + [
-        importlib.import_module(f"schemas.{info.name}")
-        for info in pkgutil.iter_modules(schemas.__path__)
-    ]
-    for module in modules:
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Schema) and cls.__module__ == module.__name__:
-                found.update(_schema_messages(cls(), seen))
-    return {m for m in found if m}
-
-
-def server_messages() -> set[str]:
-    found = set(EXTRA_SERVER_MESSAGES)
-    found |= marshmallow_messages()
-    for path in source_files(SERVER_SOURCES):
-        found.update(messages_in(path))
-    found.update(spec.message for spec in ERRORS.values())
-    return found
+DOMAIN_VI = po_entries(DOMAIN_PO)
+SERVER_VI = po_entries(SERVER_PO)  # the API's messages and the pages' texts
+SERVER_MESSAGE_SHAPES = {shape(text) for text in server_messages()}
+# The server catalogue's entries that are API messages (the pages' texts are
+# test_web_translations.py's).
+API_VI = {m: text for m, text in SERVER_VI.items() if shape(m) in SERVER_MESSAGE_SHAPES}
 
 
 # --- field-sync's messages -------------------------------------------------------------------
@@ -272,14 +105,23 @@ def cli_messages() -> set[str]:
     return found
 
 
-def client_messages_collected() -> set[str]:
+def client_own_messages() -> set[str]:
     found = set(EXTRA_CLIENT_MESSAGES) | cli_messages()
     for path in source_files(CLIENT_SOURCES):
         found.update(messages_in(path))
     return found
 
 
+def client_messages_collected() -> set[str]:
+    """What field-sync can show: its own lines and the domain's messages."""
+    return client_own_messages() | domain_messages()
+
+
 # --- the checks --------------------------------------------------------------------------
+
+
+def _shapes(texts: Iterable[str]) -> set[str]:
+    return {shape(text) for text in texts}
 
 
 def _by_shape(texts: Iterable[str]) -> dict[str, list[str]]:
@@ -289,28 +131,48 @@ def _by_shape(texts: Iterable[str]) -> dict[str, list[str]]:
     return grouped
 
 
-CATALOGUE_CASES = [
-    pytest.param(VI, server_messages, id="server"),
-    pytest.param(client_messages.VI, client_messages_collected, id="field-sync"),
-]
-
-
-@pytest.mark.parametrize(("entries", "collect"), CATALOGUE_CASES)
-def test_every_message_has_a_vietnamese_text(entries, collect):
-    known = {shape(msgid) for msgid in entries}
-    missing = sorted({shape(text) for text in collect()} - known)
+@pytest.mark.parametrize(
+    ("known", "collect"),
+    [
+        pytest.param(lambda: DOMAIN_VI.keys() | SERVER_VI.keys(), server_messages, id="server"),
+        pytest.param(
+            lambda: DOMAIN_VI.keys() | client_messages.VI.keys(),
+            client_messages_collected,
+            id="field-sync",
+        ),
+    ],
+)
+def test_every_message_has_a_vietnamese_text(known, collect):
+    missing = sorted(_shapes(collect()) - _shapes(known()))
     assert missing == []
 
 
-@pytest.mark.parametrize(("entries", "collect"), CATALOGUE_CASES)
+@pytest.mark.parametrize(
+    ("entries", "collect"),
+    [
+        pytest.param(DOMAIN_VI, domain_messages, id="domain"),
+        pytest.param(client_messages.VI, client_own_messages, id="field-sync"),
+    ],
+)
 def test_every_vietnamese_text_belongs_to_a_message(entries, collect):
-    collected = {shape(text) for text in collect()}
+    """(The server's catalogue: test_web_translations.py, extraction finds every entry.)"""
+    collected = _shapes(collect())
     unused = sorted(msgid for msgid in entries if shape(msgid) not in collected)
     assert unused == []
 
 
-@pytest.mark.parametrize(("entries", "collect"), CATALOGUE_CASES)
-def test_one_entry_per_message(entries, collect):
+def test_each_text_is_written_once():
+    """The domain's messages are translated in the domain's catalogue only: the server's
+    catalogue and field-sync's own do not repeat them."""
+    domain = _shapes(DOMAIN_VI)
+    assert sorted(m for m in SERVER_VI if shape(m) in domain) == []
+    assert sorted(m for m in client_messages.VI if shape(m) in domain) == []
+
+
+@pytest.mark.parametrize(
+    "entries", [DOMAIN_VI, SERVER_VI, client_messages.VI], ids=["domain", "server", "field-sync"]
+)
+def test_one_entry_per_message(entries):
     doubled = {s: ids for s, ids in _by_shape(entries).items() if len(ids) > 1}
     assert doubled == {}
 
@@ -324,8 +186,11 @@ VIETNAMESE_LETTERS = re.compile(
 PLAIN_WORDS = {"page": "trang", "pages": "trang"}
 
 
-@pytest.mark.parametrize("entries", [VI, client_messages.VI], ids=["server", "field-sync"])
+@pytest.mark.parametrize(
+    "entries", [DOMAIN_VI, API_VI, client_messages.VI], ids=["domain", "server", "field-sync"]
+)
 def test_translations_keep_the_values_and_are_vietnamese(entries):
+    assert entries
     for msgid, text in entries.items():
         assert sorted(set(placeholders(text))) == sorted(set(placeholders(msgid))), msgid
         assert text != msgid, msgid
@@ -334,14 +199,18 @@ def test_translations_keep_the_values_and_are_vietnamese(entries):
         assert text.strip() == text and "  " not in text, msgid
 
 
-def test_the_two_catalogues_say_the_same_thing_the_same_way():
-    """field-sync keeps its own catalogue (it runs without the server's code); the messages
-    both know (the domain's) must read the same on the tablet and from the server."""
-    shared = VI.keys() & client_messages.VI.keys()
-    assert {"Required.", "Unknown field.", "Log in first (field-sync login)."} - shared == {
-        "Log in first (field-sync login)."
-    }
-    assert [m for m in sorted(shared) if VI[m] != client_messages.VI[m]] == []
+def test_the_server_and_field_sync_say_the_domain_messages_the_same_way():
+    """Both read the domain's catalogue: a rejection reads the same on the tablet and from
+    the server, values and all."""
+    tablet = client_messages.Messages("vi")
+    different = {}
+    for msgid in DOMAIN_VI:
+        sample, _ = _sample(msgid)
+        if tablet.translate(sample) != translate(sample, "vi"):
+            different[msgid] = (tablet.translate(sample), translate(sample, "vi"))
+    assert different == {}
+    assert tablet.translate("Household 7 is unknown.") == "Không có hộ 7."
+    assert tablet("Log in first (field-sync login).") != "Log in first (field-sync login)."
 
 
 def _sample(msgid: str) -> tuple[str, dict[str, str]]:
@@ -353,7 +222,11 @@ def _sample(msgid: str) -> tuple[str, dict[str, str]]:
     ("entries", "translate_text"),
     [
         pytest.param(VI, lambda text: translate(text, "vi"), id="server"),
-        pytest.param(client_messages.VI, client_messages.Messages("vi").translate, id="field-sync"),
+        pytest.param(
+            client_messages.Messages("vi").entries,
+            client_messages.Messages("vi").translate,
+            id="field-sync",
+        ),
     ],
 )
 def test_each_message_is_recognised_as_itself(entries, translate_text):
@@ -366,6 +239,59 @@ def test_each_message_is_recognised_as_itself(entries, translate_text):
         if translate_text(sample) != expected:
             wrong[msgid] = translate_text(sample)
     assert wrong == {}
+
+
+def test_the_server_speaks_what_its_catalogues_say():
+    """The runtime reads the compiled catalogues: every Vietnamese text of the sources."""
+    assert {**DOMAIN_VI, **SERVER_VI} == VI
+
+
+# --- reading the compiled catalogues ----------------------------------------------------------
+
+
+def test_field_sync_reads_the_domain_catalogue_without_the_server():
+    """field-sync runs without the server's code: the domain's catalogue is read without
+    Flask, Babel or the server's package."""
+    script = (
+        "import sys\n"
+        "from field_sync.messages import Messages\n"
+        "print(Messages('vi').translate('Unknown ward.'))\n"
+        "print(sorted(m for m in ('flask', 'flask_babel', 'babel', 'field_server')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "Không có xã/phường này.\n[]\n"
+
+
+def test_a_compiled_catalogue_is_read_as_written():
+    catalog = Catalog(locale="vi")
+    catalog.add("Unknown ward.", "Không có xã/phường này.")
+    catalog.add("No ward {ward}.", "Không có xã/phường {ward}.")
+    catalog.add(("One visit", "{n} visits"), ("{n} lượt",))  # plural forms: not used here
+    catalog.add("Open", "Mở", context="button")  # a context: not used here
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    assert read_mo(compiled.getvalue()) == {
+        "Unknown ward.": "Không có xã/phường này.",
+        "No ward {ward}.": "Không có xã/phường {ward}.",
+    }
+    with pytest.raises(ValueError):
+        read_mo(b"not a catalogue at all")
+
+
+def test_an_installed_package_carries_the_compiled_catalogues():
+    """setup.cfg's package data names every .mo, so a non-editable install finds them."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    package_data: Mapping[str, str] = config["options.package_data"]
+    compiled = sorted(ROOT.glob("*/translations/*/LC_MESSAGES/*.mo"))
+    assert {p.relative_to(ROOT).parts[0] for p in compiled} == {"domain", "field_server"}
+    for path in compiled:
+        package, inside = path.relative_to(ROOT).parts[0], path.relative_to(ROOT).parts[1:]
+        patterns = package_data.get(package, "").split()
+        assert any(fnmatch.fnmatch("/".join(inside), p) for p in patterns), path
 
 
 # --- the matcher ---------------------------------------------------------------------------

@@ -284,6 +284,18 @@ class Visit(Model):
         # The review queue (docs/api-supervision.md): one backward scan gives flagged and priority
         # visits first, then newest first, whatever the ward's size.
         Index("ix_visits_queue", "ward_id", "queue_rank", "visited_at", "id"),
+        # The ward dashboard's canvassers' table (store/canvasser_figures.py): a ward's visits
+        # grouped by what their figures depend on, read from this index alone.
+        Index(
+            "ix_visits_ward_canvasser",
+            "ward_id",
+            "canvasser_id",
+            "voided",
+            "review_status",
+            "flags",
+            "installed_during",
+            "visited_at",
+        ),
         CheckConstraint(
             "review_status IN ('pending', 'approved', 'rejected', 'flagged')", name="review"
         ),

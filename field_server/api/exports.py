@@ -1,15 +1,15 @@
 """Exports (docs/exports.md): units, visits and households as CSV or XLSX, and a SQLite snapshot.
 
 Each download calls its export in services/exports.py (scope, audit row, rows read in one
-snapshot) and streams the bytes it returns, with ``stream_with_context`` so the rows are
-read while the response is sent.
+snapshot) and streams the bytes it returns (field_server/downloads.py ``send``, which the pages'
+downloads use too), so the rows are read while the response is sent.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from schemas.exports import (
     CsvQuery,
@@ -22,6 +22,7 @@ from schemas.exports import (
 )
 
 from ..clock import utcnow
+from ..downloads import send
 from ..operation import operation
 from ..services import exports
 from ..services.context import Caller, Settings
@@ -31,15 +32,6 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SQLITE = "application/vnd.sqlite3"
 ERRORS = ("not_found",)
-
-
-def send(file: exports.ExportFile) -> Response:
-    """The export's bytes as a download, streamed as the service yields them."""
-    response = Response(stream_with_context(file.chunks), content_type=file.content_type)
-    response.headers["Content-Disposition"] = file.disposition
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _csv(query: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Conflicts: what the merge rules left to a supervisor. List them, resolve one (keep the
+"""Conflicts: what the merge rules left to a supervisor. List them, read one, resolve one (keep the
 server's values, take the tablet's, or set values), or dismiss one.
 
 A resolution that changes the record goes through the push planner's path
@@ -86,6 +86,16 @@ def list_conflicts(
     )
     last = [rows[-1][0].created_at.isoformat(), rows[-1][0].id] if rows else None
     return Page([_info(conflict, ward_ref) for conflict, ward_ref in rows], last, has_more)
+
+
+def get_conflict(caller: Caller, conflict_id: str) -> ConflictInfo:
+    """One conflict, whatever its status: 404 when unknown or outside the caller's wards
+    (the list would not show it either)."""
+    found = conflict_store.conflict_with_ward(conflict_id)
+    if found is None or not caller.scope.covers(found[1].path):
+        raise ApiError("not_found")
+    conflict, ward = found
+    return _info(conflict, ward.ref)
 
 
 def _open_conflict(caller: Caller, conflict_id: str) -> tuple[Conflict, Unit]:

@@ -1,6 +1,11 @@
-"""A ward's follow-up lists for its supervisor (docs/web.md): the households to visit again
-("not home", "come back" with the time agreed) and the priority households (quarantine,
-testing) whose priority subjects do not all have the app yet.
+"""A ward's dashboard tables and follow-up lists for its supervisor (docs/web.md): the
+canvassers' table (visits, installs, flagged visits, last visit and last sync per
+canvasser), the households to visit again ("not home", "come back" with the time agreed)
+and the priority households (quarantine, testing) whose priority subjects do not all have
+the app yet; and a canvasser's own progress.
+
+The canvassers' table is one grouped read of the ward's visits
+(store/canvasser_figures.py) merged with the ward's devices list (services/devices.py).
 
 Both are read through the supervision operations' own reads (the review queue's filtered
 page, the households' page), in the caller's scope, so they show nothing another page
@@ -16,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ApiError
-from ..store import visit_queries
+from ..models import Unit
+from ..store import canvasser_figures, visit_queries
 from ..store.engine import begin_read_snapshot
-from . import households, rejections, visits
+from . import devices, households, rejections, visits
 from .context import Caller
 from .scoping import unit_in_scope
 
@@ -50,10 +56,70 @@ class FollowUp:
     addresses: dict[str, str]  # household id -> address, for the revisits
 
 
-def _ward(caller: Caller, ref: str) -> None:
+def _ward(caller: Caller, ref: str) -> Unit:
     unit = unit_in_scope(caller, ref)
     if unit.level != "ward":
         raise ApiError("validation_failed", errors={"ward": ["Name a ward."]})
+    return unit
+
+
+# --- the canvassers' table --------------------------------------------------------------------
+
+MAX_DEVICES = 1000  # a ward's tablets, read in pages of this size
+
+
+@dataclass(frozen=True)
+class CanvasserRow:
+    """One canvasser of a ward: their visits there (store/canvasser_figures.py gives each
+    figure's meaning), their tablets not revoked, and when one of those last synced."""
+
+    username: str
+    visits: int
+    installs: int
+    flagged: int
+    by_flag: dict[str, int]
+    last_visit: datetime | None
+    tablets: int
+    last_sync: datetime | None
+
+
+def ward_canvassers(caller: Caller, ward: str, *, now: datetime) -> list[CanvasserRow]:
+    """Every canvasser of the ward, by username: those with a visit in it and those with a
+    tablet not revoked signed in for it (no visit yet: zeros). For admin, the ward's district
+    officer and its supervisor; 404 outside the caller's units, 422 for a unit that is not
+    a ward; 403 for a canvasser (their own progress is ``own_progress``)."""
+    if caller.role == "canvasser":
+        raise ApiError("forbidden")
+    unit = _ward(caller, ward)
+    begin_read_snapshot()
+    figures = {row.username: row for row in canvasser_figures.ward_canvassers(unit.id)}
+    synced: dict[str, list[datetime | None]] = {}
+    after: Any = None
+    while True:
+        page = devices.list_devices(caller, ward=ward, after=after, limit=MAX_DEVICES, now=now)
+        for device in page.items:
+            if not device.revoked:
+                synced.setdefault(device.owner, []).append(device.last_seen)
+        if not page.has_more:
+            break
+        after = page.last
+    rows = []
+    for username in sorted(figures.keys() | synced.keys()):
+        found = figures.get(username)
+        times = synced.get(username, [])
+        rows.append(
+            CanvasserRow(
+                username=username,
+                visits=found.visits if found else 0,
+                installs=found.installs if found else 0,
+                flagged=found.flagged if found else 0,
+                by_flag=dict(found.by_flag) if found else {},
+                last_visit=found.last_visit if found else None,
+                tablets=len(times),
+                last_sync=max((t for t in times if t is not None), default=None),
+            )
+        )
+    return rows
 
 
 def follow_up(caller: Caller, ward: str, *, limit: int, timezone: str) -> FollowUp:

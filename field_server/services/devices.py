@@ -1,4 +1,4 @@
-"""Devices: list the tablets a caller may see, revoke a lost one.
+"""Devices: list the tablets a caller may see, read one, revoke a lost one.
 
 A device belongs to the units of its owner: a supervisor sees and revokes the devices whose
 owner has an open assignment inside the supervisor's ward(s); a district officer sees those
@@ -64,19 +64,33 @@ def list_devices(
     return Page([_info(device, owner) for device, owner in rows], last, has_more)
 
 
+def _visible(caller: Caller, owner_id: int, now: datetime) -> bool:
+    """Whether the caller's device list shows a device of this owner."""
+    if caller.scope.everything:
+        return True
+    roots = [path for _, path in caller.scope.roots]
+    return sessions.owner_in_units(owner_id, roots, now)
+
+
+def get_device(caller: Caller, device_id: str, *, now: datetime) -> DeviceInfo:
+    """One device the caller's list shows; 404 when unknown or outside their units."""
+    found = sessions.device_with_owner(device_id)
+    if found is None or not _visible(caller, found[1].id, now):
+        raise ApiError("not_found")
+    device, owner = found
+    return _info(device, owner.username)
+
+
 def revoke_device(caller: Caller, device_id: str, *, now: datetime) -> DeviceInfo:
     """Revoke a device and end its sessions. Revoking twice changes nothing and answers like
     the first time (a retry after a lost response must not fail); only the first is audited.
     Unknown and out-of-scope devices are both 404, so ids of other wards cannot be probed."""
-    roots = [path for _, path in caller.scope.roots]
 
     def work(write: Write) -> DeviceInfo:
         found = sessions.device_with_owner(device_id, for_update=True)
-        if found is None:
+        if found is None or not _visible(caller, found[1].id, now):
             raise ApiError("not_found")
         device, owner = found
-        if not caller.scope.everything and not sessions.owner_in_units(owner.id, roots, now):
-            raise ApiError("not_found")
         if device.revoked_at is None:
             ended = sessions.revoke_device(device, caller.user_id, now)
             write.audit(

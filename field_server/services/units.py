@@ -22,6 +22,7 @@ from ..store import units as store
 from ..store.engine import is_storage_error
 from ..store.unit_import import ImportCounts
 from .context import Caller, Page
+from .scoping import unit_in_scope
 from .writes import Write, run_write
 
 __all__ = [
@@ -65,6 +66,11 @@ class UnitInfo:
     parent: str | None  # the parent's scheme:code
     adult_population: int | None
     target_rate: float | None
+
+
+def get_unit(caller: Caller, ref: str) -> UnitBrief:
+    """One unit in the caller's scope, by ``scheme:code``; 404 ``not_found`` otherwise."""
+    return brief(unit_in_scope(caller, ref))
 
 
 def list_units(

@@ -158,6 +158,15 @@ def _managed_user(caller: Caller, username: str, now: datetime, settings: Settin
     return user
 
 
+def get_user(
+    caller: Caller, username: str, *, now: datetime, settings: Settings | None
+) -> UserInfo:
+    """One user the caller manages, with their current units; 404 ``not_found`` for an
+    unknown user or one outside the caller's reach (the rule of ``_managed_user``, which
+    every change to a user goes through)."""
+    return _shown(_managed_user(caller, username, now, settings), now)
+
+
 def list_users(
     caller: Caller,
     *,

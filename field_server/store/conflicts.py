@@ -1,5 +1,6 @@
-"""Conflicts (docs/api-conflicts.md): listing a ward's conflicts newest first, one page by keyset,
-and loading and closing one. All SQL for the conflicts table outside a push lives here."""
+"""Conflicts (docs/api-conflicts.md): listing a ward's conflicts newest first, one page by
+keyset, reading one by id, and loading and closing one. All SQL for the conflicts table
+outside a push lives here."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def list_conflicts(
     query = query.order_by(Conflict.created_at.desc(), Conflict.id.desc()).limit(limit + 1)
     rows = [(row[0], f"{row[1]}:{row[2]}") for row in db.session.execute(query)]
     return rows[:limit], len(rows) > limit
+
+
+def conflict_with_ward(conflict_id: str) -> tuple[Conflict, Unit] | None:
+    """The conflict and its ward, read by id (no lock: a page shows it)."""
+    row = db.session.execute(
+        select(Conflict, Unit)
+        .join(Unit, Unit.id == Conflict.ward_id)
+        .where(Conflict.id == conflict_id)
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 def conflict_for_update(conflict_id: str) -> tuple[Conflict, Unit] | None:

@@ -16,7 +16,7 @@ redirects back to its page (POST/redirect/GET), or shows the page again with the
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -33,7 +33,9 @@ from ..paging import decode_cursor, encode_cursor
 from ..services import conflicts, households, merges, rejections, units
 from ..services.context import Caller, Page
 from . import bp
+from .formats import moment
 from .session import page, page_language
+from .views_visits import outcome_labels
 
 PAGE_SIZE = 50
 DUPLICATES_PAGE_SIZE = 20
@@ -41,6 +43,8 @@ ACTORS = ("admin", "supervisor")
 READERS = ("admin", "district", "supervisor")
 SIDES = ("server", "client", "base")
 FLOAT_FIELDS = ("lat", "lon", "accuracy_m")
+TIMES = ("visited_at", "come_back_at", "received_at")
+UNIT_FIELDS = ("ward", "group")
 AREA_PAGES = ("/conflicts", "/duplicates", "/rejections")
 KINDS = ("field_conflict", "possible_duplicate", "visit_locked", "void_vs_edit")
 
@@ -99,8 +103,10 @@ def type_label(kind: str) -> str:
     }.get(kind, kind or "–")
 
 
-def shown_value(value: Any) -> str:
-    """A conflict side's value as text: empty, yes/no, voided, or the value itself."""
+def shown_value(value: Any, name: str = "", unit_names: dict[str, str] | None = None) -> str:
+    """A value as a person reads it: empty, yes/no, voided, an outcome in words, a time in
+    the campaign's zone, a unit by its name (``unit_names``: ``scheme:code`` -> name), or
+    the value itself."""
     if value is None:
         return "–"
     if value is True:
@@ -109,6 +115,16 @@ def shown_value(value: Any) -> str:
         return _("No")
     if value == VOID:
         return _("Voided")
+    if isinstance(value, str):
+        if name == "outcome":
+            return outcome_labels().get(value, value)
+        if name in TIMES:
+            try:
+                return moment(value)
+            except ValueError:
+                return value
+        if name in UNIT_FIELDS and unit_names:
+            return unit_names.get(value, value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
@@ -121,21 +137,35 @@ def visit_link(visit_id: str) -> str | None:
     return url_for("web.visit", visit_id=visit_id)
 
 
-HELPERS = {
-    "visit_link": visit_link,
-    "field_label": field_label,
-    "kind_label": kind_label,
-    "reason_label": reason_label,
-    "type_label": type_label,
-    "shown_value": shown_value,
-}
+@bp.context_processor
+def code_words() -> dict[str, Any]:
+    """The words for the API's codes, in every page of the blueprint (the visit page's
+    versions name fields and values too)."""
+    return {
+        "visit_link": visit_link,
+        "field_label": field_label,
+        "kind_label": kind_label,
+        "reason_label": reason_label,
+        "type_label": type_label,
+        "shown_value": shown_value,
+    }
+
+
+def unit_names(units_shown: list[units.UnitInfo]) -> dict[str, str]:
+    return {f"{u.scheme}:{u.code}": u.name for u in units_shown}
+
+
+def _units_at(caller: Caller, level: str, parent: str | None = None) -> list[units.UnitInfo]:
+    """The caller's units of a level (the first thousand: enough for a ward's or a
+    district's pages; a unit beyond them is shown by its code)."""
+    found = units.list_units(
+        caller, scheme=None, parent=parent, level=level, after=None, limit=1000
+    ).items
+    return [u for u in found if u.level == level]
 
 
 def _wards(caller: Caller) -> list[units.UnitInfo]:
-    found = units.list_units(
-        caller, scheme=None, parent=None, level="ward", after=None, limit=1000
-    ).items
-    return [u for u in found if u.level == "ward"]
+    return _units_at(caller, "ward")
 
 
 def _ward_filter(caller: Caller) -> tuple[str | None, str | None]:
@@ -176,10 +206,12 @@ def conflict_list(caller: Caller) -> Any:
         limit=PAGE_SIZE,
     )
     after = encode_cursor("web-conflicts", found.last) if found.has_more else None
+    wards = _wards(caller)
     return render_template(
         "conflicts.html",
         items=found.items,
-        wards=_wards(caller),
+        wards=wards,
+        unit_names=unit_names(wards + _units_at(caller, "group")),
         ward=ward,
         ward_error=ward_error,
         kind=kind,
@@ -187,24 +219,18 @@ def conflict_list(caller: Caller) -> Any:
         next_cursor=after,
         may_act=caller.role in ACTORS,
         sides=SIDES,
-        **HELPERS,
     )
 
 
 def _find_open(caller: Caller, conflict_id: str) -> conflicts.ConflictInfo | None:
     """The open conflict among the caller's (none when closed, unknown or not theirs)."""
-    after = None
-    for _page in range(1000):
-        found: Page = conflicts.list_conflicts(
-            caller, ward=None, status="open", kind=None, after=after, limit=500
-        )
-        for item in found.items:
-            if item.id == conflict_id:
-                return cast(conflicts.ConflictInfo, item)
-        if not found.has_more:
-            return None
-        after = found.last
-    return None
+    try:
+        found = conflicts.get_conflict(caller, conflict_id)
+    except ApiError as refused:
+        if refused.code != "not_found":
+            raise
+        return None
+    return found if found.status == "open" else None
 
 
 @bp.post("/conflicts/<conflict_id>/resolve")
@@ -312,15 +338,16 @@ def duplicate_list(caller: Caller) -> Any:
         for item in found.items
     ]
     after = encode_cursor("web-duplicates", found.last) if found.has_more else None
+    groups = _units_at(caller, "group", parent=ward) if pairs else []
     return render_template(
         "duplicates.html",
+        unit_names=unit_names(wards + groups),
         pairs=pairs,
         wards=wards,
         ward=ward,
         ward_error=ward_error,
         next_cursor=after,
         may_act=caller.role in ACTORS,
-        **HELPERS,
     )
 
 
@@ -368,10 +395,13 @@ def _rejections_page(caller: Caller, failed: dict[str, Any]) -> Any:
     language = page_language()
     items = [translate_result(item, language) for item in found.items]
     after = encode_cursor("web-rejections", found.last) if found.has_more else None
+    wards = _wards(caller)
     return render_template(
         "rejections.html",
         items=[{"rejection": item, "fields": _form_fields(item)} for item in items],
-        wards=_wards(caller),
+        wards=wards,
+        unit_names=unit_names(wards + _units_at(caller, "group")),
+        outcome_names=outcome_labels(),
         ward=ward,
         ward_error=ward_error,
         next_cursor=after,
@@ -381,7 +411,6 @@ def _rejections_page(caller: Caller, failed: dict[str, Any]) -> Any:
         if request.method == "GET"
         else url_for("web.rejection_list"),
         outcomes=OUTCOMES,
-        **HELPERS,
     )
 
 
@@ -394,6 +423,7 @@ def _form_fields(item: rejections.Rejection) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
+            "value": data.get(name),
             "text": _as_text(data.get(name)),
             "json": isinstance(data.get(name), bool | dict | list),
             "error": _joined(item.errors.get(name, "")),

@@ -2,9 +2,10 @@
 the daily report a district officer pastes into the province's report.
 
 A download is the API's export (services/exports.py, docs/exports.md): the same query
-schema, the same service call, the same bytes and headers (api/exports.py ``send``), the
-same audit row. The daily report's figures are services/stats.py ``unit_stats``, exactly as
-``GET /api/v1/stats`` answers them; only the wording is the page's.
+schema, the same service call, the same bytes and headers (field_server/downloads.py
+``send``, which the API uses too), the same audit row. The daily report's figures are
+services/stats.py ``unit_stats``, exactly as ``GET /api/v1/stats`` answers them; only the
+wording is the page's.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from werkzeug.exceptions import NotFound
 
 from schemas.exports import QUERIES
 
-from ..api.exports import send
 from ..auth.scope import current_settings
 from ..clock import utcnow
+from ..downloads import send
 from ..errors import ApiError
 from ..parsing import parse_query
 from ..services import exports, stats

@@ -29,8 +29,7 @@ from .session import page
 PAGE_SIZE = 50
 # Pending rejections are counted among the newest this many (a page of the API's list).
 REJECTIONS_COUNTED = 1000
-# A device or a canvasser is looked up by reading the caller's list, this many at a time.
-LOOKUP_PAGE = 500
+# A canvasser is looked up by reading the caller's list, this many at a time.
 MAX_NAME = 200
 MAX_FIELD = 1024
 
@@ -65,25 +64,12 @@ def devices_page(caller: Caller) -> Any:
     )
 
 
-def _device(caller: Caller, device_id: str) -> devices.DeviceInfo:
-    """One device of the caller's list, or 404 (unknown or outside their units)."""
-    after = None
-    while True:
-        found = devices.list_devices(
-            caller, ward=None, after=after, limit=LOOKUP_PAGE, now=utcnow()
-        )
-        for item in found.items:
-            if item.device_id == device_id:
-                return item
-        if not found.has_more:
-            raise ApiError("not_found")
-        after = found.last
-
-
 @bp.get("/devices/<device_id>/revoke")
 @page("admin", "supervisor")
 def device_revoke_confirm(caller: Caller, device_id: str) -> Any:
-    return render_template("device_revoke.html", device=_device(caller, device_id))
+    return render_template(
+        "device_revoke.html", device=devices.get_device(caller, device_id, now=utcnow())
+    )
 
 
 @bp.post("/devices/<device_id>/revoke")
@@ -202,24 +188,11 @@ def canvasser_add(caller: Caller) -> Any:
 
 
 def _canvasser(caller: Caller, username: str) -> users.UserInfo:
-    """One canvasser the caller manages (as their list says), or 404."""
-    after = None
-    while True:
-        found = users.list_users(
-            caller,
-            role="canvasser",
-            unit=None,
-            after=after,
-            limit=LOOKUP_PAGE,
-            now=utcnow(),
-            settings=current_settings(),
-        )
-        for item in found.items:
-            if item.username == username:
-                return item
-        if not found.has_more:
-            raise ApiError("not_found")
-        after = found.last
+    """One canvasser the caller manages, or 404."""
+    found = users.get_user(caller, username, now=utcnow(), settings=current_settings())
+    if found.role != "canvasser":
+        raise ApiError("not_found")
+    return found
 
 
 def _canvasser_page(caller: Caller, username: str, **extra: Any) -> Any:

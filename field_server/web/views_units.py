@@ -2,7 +2,9 @@
 
 A ward's dashboard shows its coverage against the target, its rank among the district's
 wards, the daily trend (an SVG drawn here, no script), its residential groups and its
-canvassers' last sync, with a link to its follow-up lists (households to visit again,
+canvassers (visits, installs, flagged visits, last visit and last sync of each, from
+services/dashboard.py ``ward_canvassers``; the counts link into the review queue), with a
+link to its follow-up lists (households to visit again,
 priority households not yet covered); a district's page ranks its wards. The figures come
 from services/stats.py ``unit_stats``, exactly as the API answers them. A canvasser's home
 is their own progress (services/dashboard.py ``own_progress``), read-only.
@@ -10,8 +12,6 @@ is their own progress (services/dashboard.py ``own_progress``), read-only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import redirect, render_template, url_for
@@ -20,14 +20,14 @@ from flask_babel import gettext as _
 from ..auth.scope import current_settings
 from ..clock import utcnow
 from ..errors import ApiError
-from ..services import dashboard, devices, stats, units
+from ..services import dashboard, stats, units
 from ..services.context import Caller
 from . import bp
 from .charts import trend_chart
 from .session import page
+from .views_visits import flag_labels
 
 HOME_LEVEL = {"supervisor": "ward", "district": "district"}
-MAX_DEVICES = 500  # a ward's tablets; more than any ward has
 FOLLOW_UP_LIMIT = 100
 
 
@@ -71,38 +71,14 @@ def unit(caller: Caller, ref: str) -> Any:
     found = stats.unit_stats(
         caller, ref, start=None, end=None, now=now, settings=current_settings()
     )
-    tablets = _canvassers(caller, ref, now) if found.unit.level == "ward" else []
+    ward = found.unit.level == "ward"
     return render_template(
         "unit.html",
         caller=caller,
         figures=found,
         chart=trend_chart(found.daily),
-        canvassers=tablets,
-    )
-
-
-@dataclass(frozen=True)
-class CanvasserSync:
-    username: str
-    devices: int
-    last_sync: datetime | None
-
-
-def _canvassers(caller: Caller, ref: str, now: datetime) -> list[CanvasserSync]:
-    """The people with a tablet in the ward and when one of them last synced (the devices'
-    list of GET /api/v1/devices). Their visits, installs and flags per person would need a
-    query per canvasser that the store does not have yet (docs/web.md)."""
-    seen: dict[str, list[datetime | None]] = {}
-    found = devices.list_devices(caller, ward=ref, after=None, limit=MAX_DEVICES, now=now)
-    for device in found.items:
-        if not device.revoked:
-            seen.setdefault(device.owner, []).append(device.last_seen)
-    return sorted(
-        (
-            CanvasserSync(owner, len(times), max((t for t in times if t), default=None))
-            for owner, times in seen.items()
-        ),
-        key=lambda c: c.username,
+        canvassers=dashboard.ward_canvassers(caller, ref, now=now) if ward else [],
+        flag_labels=flag_labels(),
     )
 
 

@@ -28,7 +28,7 @@ from ..auth.scope import current_settings
 from ..clock import utcnow
 from ..errors import ApiError, from_domain_error, render_message
 from ..messages import translate_errors
-from ..services import households, visits
+from ..services import households, units, visits
 from ..services.context import Caller
 from . import bp
 from .formats import local
@@ -208,6 +208,18 @@ def _household(caller: Caller, household_id: str) -> households.HouseholdDetail 
         return None
 
 
+def _place(caller: Caller, ref: str | None) -> str | None:
+    """The visit's group (or ward) by its name; its ``scheme:code`` when out of reach."""
+    if ref is None:
+        return None
+    try:
+        return units.get_unit(caller, ref).name
+    except ApiError as missing:
+        if missing.code != "not_found":
+            raise
+        return ref
+
+
 def _page(
     caller: Caller,
     visit_id: str,
@@ -225,6 +237,7 @@ def _page(
     return render_template(
         "visit.html",
         visit=detail,
+        place=_place(caller, detail.group or detail.ward),
         home=home,
         distance=_distance(detail, home),
         far_metres=GPS_FAR_METRES,

@@ -7,13 +7,22 @@ then settles it on the page, and the API says what happened.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import pytest
 
+from domain.records import (
+    CONFLICT_KINDS,
+    FLAGS,
+    MUTATION_TYPES,
+    OUTCOMES,
+    REJECTION_CODES,
+    REVIEW_STATES,
+)
 from tests.api.sync_helpers import WARD_A, Tablet
-from tests.api.test_conflicts import duplicate_conflict, visit_field_conflict
+from tests.api.test_conflicts import duplicate_conflict, new_visit, visit_field_conflict
 from tests.api.test_rejections import bad_counts
 from tests.browser.conftest import WIDTHS, horizontal_overflow, screenshot, serious_violations
 
@@ -32,6 +41,33 @@ def signed_in(pages: Any, world: Any, username: str = "sv.vangiang", width: int 
     page = pages.open(width)
     pages.login(page, username, world.passwords[username])
     return page
+
+
+# What the API says in codes, which a page must put in words.
+SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+TOKEN = re.compile(r"[A-Za-z][A-Za-z_.]*[A-Za-z]")
+CODES = {
+    *OUTCOMES,
+    *REVIEW_STATES,
+    *FLAGS,
+    *CONFLICT_KINDS,
+    *REJECTION_CODES,
+    *MUTATION_TYPES,
+    *("canvasser", "supervisor", "district", "admin"),
+    *("true", "false", "null", "None", "True", "False"),
+}
+
+
+def raw_codes(page: Any) -> list[str]:
+    """The API codes (snake_case words, outcomes, states, roles, true/false/null) that the
+    visible text of the page's main region shows as they are. The rules' own messages
+    (``data-message``: the catalogues' translations, which name some fields by their
+    API name) are left out."""
+    text = page.locator("main").inner_text()
+    for message in page.locator("main [data-message]").all_inner_texts():
+        text = text.replace(message, "")
+    found = set(SNAKE_CASE.findall(text)) | {w for w in TOKEN.findall(text) if w in CODES}
+    return sorted(found)
 
 
 def api(client: Any, headers: dict[str, str], path: str) -> Any:
@@ -159,6 +195,54 @@ def test_the_pages_fit_the_screen_and_pass_axe(pages, world, client, tablet, sv,
             screenshot(page, name)
             assert horizontal_overflow(page) == 0, (username, path, width)
             assert serious_violations(page) == [], (username, path, width)
+
+
+def outcome_conflict(client: Any, tablet: Tablet, sv: dict[str, str]) -> tuple[str, str]:
+    """The supervisor sets the outcome to refused; the tablet, from version 1, to
+    already_installed: a conflict on the outcome."""
+    _, visit_id = new_visit(tablet)
+    response = client.patch(
+        f"/api/v1/visits/{visit_id}",
+        json={"base_version": 1, "data": {"outcome": "refused"}},
+        headers=sv,
+    )
+    assert response.status_code == 200, response.get_json()
+    update = tablet.mutation("visit.update", visit_id, {"outcome": "already_installed"}, 1)
+    result = tablet.push([update])["results"][0]
+    assert result["status"] == "conflict", result
+    return visit_id, result["conflict_id"]
+
+
+def test_the_pages_show_words_not_the_apis_codes(pages, world, client, tablet, sv):
+    visit_field_conflict(client, tablet, sv)
+    _, conflict_id = outcome_conflict(client, tablet, sv)
+    _, second, _ = duplicate_conflict(tablet)
+    counts = dict.fromkeys(("adults", "smartphones", "installed_before", "installed_during"))
+    counts |= dict.fromkeys(("priority_subjects", "priority_installed"))
+    not_home = tablet.visit(second, outcome="not_home", **counts)
+    assert tablet.push([not_home])["results"][0]["status"] == "applied"
+    bad_counts(tablet)
+    for username in ("sv.vangiang", "dt.vangiang"):
+        page = signed_in(pages, world, username)
+        for path in ("/conflicts", f"/duplicates?ward={WARD_A}", "/rejections"):
+            page.goto(f"{pages.base}{path}")
+            assert page.locator("main section").count() >= 1, (username, path)
+            assert raw_codes(page) == [], (username, path)
+
+    # The words the codes became; the codes stay in data- attributes.
+    page.goto(f"{pages.base}/conflicts")
+    section = page.locator(f"[data-conflict='{conflict_id}']")
+    assert section.get_attribute("data-kind") == "field_conflict"
+    row = section.locator("tr[data-field='outcome']").inner_text()
+    assert "Từ chối cài" in row and "Đã cài từ trước" in row and "Đã cài đặt" in row
+    assert section.locator(f"[data-ward='{WARD_A}']").inner_text() == "Thị trấn Văn Giang"
+    page.goto(f"{pages.base}/duplicates?ward={WARD_A}")
+    cells = page.locator(f"[data-household='{second}'] td[data-outcome='not_home']")
+    assert set(cells.all_inner_texts()) == {"Không có nhà"}
+    page.goto(f"{pages.base}/rejections")
+    assert page.locator("[data-code='validation_failed']").count() == 1
+    assert page.locator("[data-type='visit.create']").count() == 1
+    assert page.locator("dd[data-field='outcome']").inner_text() == "Đã cài đặt"
 
 
 # --- the forms without a browser: the other choices --------------------------------------

@@ -162,6 +162,32 @@ def test_the_daily_report_says_the_stats_figures(pages, world, client, synced, u
         )
 
 
+def test_the_district_page_ranks_its_wards_with_a_bar_each(pages, world, client, synced):
+    """Wards in the order of /api/v1/stats's ranks, each with a bar at its coverage and the
+    gap to the target beside it."""
+    stats = api_get(client, world, "dt.vangiang", f"/api/v1/stats?unit={DISTRICT}").get_json()
+    children = sorted(stats["children"], key=lambda c: c["rank"])
+    page = pages.open()
+    pages.login(page, "dt.vangiang", world.passwords["dt.vangiang"])
+    page.goto(f"{pages.base}/units/{DISTRICT}")
+    rows = page.locator("#children-h ~ .scroll tbody tr")
+    assert rows.count() == len(children)
+    assert any(c["totals"]["coverage"] for c in children)  # some bars to check
+    for n, child in enumerate(children):
+        row = rows.nth(n)
+        assert child["unit"]["name"] in row.inner_text()
+        bar = row.get_by_role("meter", name=f"Độ bao phủ của {child['unit']['name']}")
+        coverage = child["totals"]["coverage"]
+        if coverage is None:
+            assert bar.count() == 0
+            continue
+        assert float(bar.get_attribute("value")) == pytest.approx(min(coverage, 1))
+        assert float(bar.get_attribute("high")) == pytest.approx(stats["totals"]["target_rate"])
+        gap = child["totals"]["gap_to_target"]
+        if gap is not None:
+            assert format_decimal(gap, locale="vi") in row.locator("td").last.inner_text()
+
+
 def test_the_daily_report_in_english_and_for_a_past_day(pages, world, client, synced):
     stats = api_get(
         client, world, "dt.vangiang", f"/api/v1/stats?unit={DISTRICT}&to=2020-08-20"

@@ -14,6 +14,7 @@ import pytest
 from tests.api.sync_helpers import Tablet
 from tests.api.test_rejections import bad_counts
 from tests.browser.conftest import WIDTHS, horizontal_overflow, screenshot, serious_violations
+from tests.browser.test_conflicts import raw_codes
 
 TABLET = str(uuid.uuid5(uuid.NAMESPACE_DNS, "cv.vg.001"))
 NEW_TABLET = "7f1c0b5e-3d2a-4c8e-9b6f-0a1b2c3d4e5f"
@@ -209,6 +210,30 @@ def test_the_people_pages_fit_and_pass_axe(pages, world, client, width):
     admin.goto(f"{pages.base}/canvassers")
     assert admin.locator("tr[data-user='cv.xq.001']").count() == 1
     check_page(admin, f"canvassers-admin-{width}")
+
+
+def test_the_people_pages_show_words_not_the_apis_codes(pages, world, client):
+    world.login(client, "cv.vg.001")
+    other = world.login(client, "cv.vg.002", device_id=NEW_TABLET, device_name="Tab 2")
+    revoked = other["device"]["device_id"]
+    admin_headers = world.headers(client, "admin")
+    assert (
+        client.post(f"/api/v1/devices/{revoked}/revoke", headers=admin_headers).status_code == 200
+    )
+    for username in ("sv.vangiang", "dt.vangiang", "admin"):
+        page = pages.open()
+        pages.login(page, username, world.passwords[username])
+        paths = ["/devices"]
+        if username != "dt.vangiang":
+            paths += [f"/devices/{TABLET}/revoke", f"/devices/{revoked}/revoke", "/canvassers"]
+            paths += ["/canvassers/cv.vg.001", "/canvassers/cv.vg.002"]
+        for path in paths:
+            page.goto(f"{pages.base}{path}")
+            assert page.locator("main h1").count() == 1, (username, path)
+            assert raw_codes(page) == [], (username, path)
+        page.goto(f"{pages.base}/devices")
+        row = page.locator(f"tr[data-device='{revoked}']").inner_text()
+        assert "Tab 2" in row and "Đã thu hồi" in row
 
 
 def test_an_admin_adds_a_canvasser_by_typing_unit_codes(pages, world, client):

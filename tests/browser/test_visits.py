@@ -12,6 +12,7 @@ import pytest
 
 from tests.api.sync_helpers import Tablet
 from tests.browser.conftest import WIDTHS, horizontal_overflow, screenshot, serious_violations
+from tests.browser.test_conflicts import raw_codes
 
 COUNTS = (
     "adults",
@@ -152,6 +153,31 @@ def test_a_district_officer_reads_the_visit_without_forms(pages, world, visit_id
     assert page.locator('[data-field="version"]').inner_text() == "1"
     assert page.get_by_role("button", name="Lưu bản sửa").count() == 0
     assert page.get_by_role("button", name="Duyệt", exact=True).count() == 0
+
+
+def test_the_visit_page_shows_words_not_the_apis_codes(pages, world, client, visit_ids):
+    # A supervisor's correction: version 2 changed the outcome and the come-back time.
+    sv = world.headers(client, "sv.vangiang")
+    response = client.patch(
+        f"/api/v1/visits/{visit_ids['first']}",
+        json={
+            "base_version": 1,
+            "data": {"outcome": "come_back", "come_back_at": "2020-08-17T18:00:00+07:00"},
+        },
+        headers=sv,
+    )
+    assert response.status_code == 200, response.get_json()
+    for username in ("sv.vangiang", "dt.vangiang"):
+        page = signed_in(pages, world, username)
+        for name in ("first", "second", "alone"):
+            page.goto(f"{pages.base}/visits/{visit_ids[name]}")
+            assert raw_codes(page) == [], (username, name)
+            assert "gso-2020:" not in page.locator("main").inner_text()  # units by name
+    page.goto(f"{pages.base}/visits/{visit_ids['first']}")
+    changed = page.locator('tr[data-version="2"] [data-changed="outcome"]').inner_text()
+    assert changed == "Kết quả (trước đó: Không có nhà)"
+    changed = page.locator('tr[data-version="2"] [data-changed="come_back_at"]').inner_text()
+    assert "trước đó: –" in changed
 
 
 def test_other_wards_and_canvassers_do_not_see_the_visit(app, world, visit_ids):

@@ -45,6 +45,7 @@ def init_web(app: Flask) -> None:
     formats.register(app)
 
     from . import (  # noqa: F401  (routes on bp)
+        views_app,
         views_auth,
         views_conflicts,
         views_district,

@@ -21,8 +21,9 @@ GUIDE = DOCS / "supervisors-guide.md"
 MAX_BYTES = 60_000  # a picture is aimed at under 40 KB; past this it is no longer small
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PALETTE = 3  # the IHDR colour type of a palette image
-# Pages that are no page of their own: assets, downloads, signing out.
-NOT_PAGES = ("/assets/", "/exports/", "/logout")
+# Pages that are no supervisor's page: assets, downloads, signing out, and the canvassers'
+# app (/app/), documented in docs/app.md.
+NOT_PAGES = ("/assets/", "/exports/", "/logout", "/app/")
 
 
 def guide_text() -> str:

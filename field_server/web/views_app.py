@@ -1,7 +1,8 @@
 """/app/: the canvassers' offline web app, served from the package (docs/app.md).
 
 The app is static files in ``field_server/web/app/``: its shell (``index.html``, ``app.css``,
-the manifest, the icons, the JavaScript modules in ``js/``) and its service worker. No session
+the manifest, the icons, the JavaScript modules in ``js/`` and its screens in
+``js/screens/``) and its service worker. No session
 is needed to load them: they hold nobody's data, and the app authenticates to the API with
 bearer tokens. Every answer carries the security headers and ``Cache-Control: no-store`` of
 every answer (errors.py): the browser's HTTP cache keeps nothing, the service worker's cache
@@ -37,10 +38,12 @@ SHELL_LINE = re.compile(r"^const SHELL = .*;$", re.MULTILINE)
 
 def shell_files(folder: Path = APP_DIR) -> list[str]:
     """The shell's files, as paths relative to /app/ (``./`` is index.html): what the
-    service worker keeps, every module in js/ and every icon included."""
+    service worker keeps, every module under js/ (its screens in js/screens/ too: the app
+    loads them as it opens, and must find them with no network) and every icon included."""
     named = ["app.css", "manifest.webmanifest"]
     named += sorted(f"icons/{p.name}" for p in (folder / "icons").glob("*.png"))
-    named += sorted(f"js/{p.name}" for p in (folder / "js").glob("*.js"))
+    js = folder / "js"
+    named += sorted(f"js/{p.relative_to(js).as_posix()}" for p in js.rglob("*.js"))
     return ["./", *(name for name in named if (folder / name).is_file())]
 
 
@@ -65,11 +68,12 @@ def worker_source(folder: Path = APP_DIR) -> str:
     return served
 
 
-def _file(name: str, mimetype: str, suffix: str = "") -> Any:
-    # send_from_directory refuses a name leaving the folder (404), as a missing file.
-    if not name.endswith(suffix):
+def _file(name: str, mimetype: str, suffix: str = "", folder: Path = APP_DIR) -> Any:
+    # send_from_directory refuses a name leaving the folder (404), as a missing file; a `..`
+    # is refused even inside it, so js/../sw.js is never the unversioned worker.
+    if not name.endswith(suffix) or ".." in name.replace("\\", "/").split("/"):
         raise NotFound()
-    return send_from_directory(APP_DIR, name, mimetype=mimetype)
+    return send_from_directory(folder, name, mimetype=mimetype)
 
 
 @bp.get(SCOPE)
@@ -95,9 +99,10 @@ def app_css() -> Any:
     return _file("app.css", "text/css")
 
 
-@bp.get(f"{SCOPE}js/<name>")
+@bp.get(f"{SCOPE}js/<path:name>")
 def app_js(name: str) -> Any:
-    return _file(f"js/{name}", JS_TYPE, ".js")
+    # A path: the screens are in js/screens/; served from js/ and nothing above it.
+    return _file(name, JS_TYPE, ".js", APP_DIR / "js")
 
 
 @bp.get(f"{SCOPE}icons/<name>")

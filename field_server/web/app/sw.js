@@ -19,19 +19,21 @@ const SHELL_URLS = new Set(SHELL.files.map((name) => new URL(name, SCOPE).href))
 // Install: fetch the whole shell past the HTTP cache, all or nothing (addAll fails if one
 // file fails, and the worker is then not installed: the old one goes on serving).
 //
-// skipWaiting: the new worker takes over at once rather than when every window of the app is
-// closed, which on a tablet where the app stays open for days could be never. That is safe
-// because an open page has loaded all its modules already (app.js imports them statically)
-// and is not reloaded under the canvasser's hands: it keeps running the version it loaded,
-// and the next opening loads the new one.
+// No skipWaiting here: a new version waits until every window of the app is closed, or until
+// the canvasser taps "Cập nhật" (app.js sends "skip-waiting"). An open page loads its screen
+// modules when first shown (app.js), from this worker's cache; taking over under it would
+// hand it modules of another version. The old cache stays until the new worker activates.
 self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
       await cache.addAll(SHELL.files.map((name) => new Request(new URL(name, SCOPE), { cache: "reload" })));
-      await self.skipWaiting();
     })(),
   );
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
 });
 
 // Activate: delete the caches of earlier versions (only ours, by prefix), then claim the open

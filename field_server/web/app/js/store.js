@@ -230,6 +230,20 @@ export class Store {
   }
 
   /** The user last logged in on this tablet, or null. */
+  /**
+   * Log `user` out of this tablet: their session tokens and the "last logged in" mark go;
+   * their outbox, rejected list, copy and the device identity stay (one transaction).
+   * @param {string} user
+   */
+  logout(user) {
+    return this.run(["meta"], "readwrite", async (tx) => {
+      const meta = tx.objectStore("meta");
+      meta.delete(`session:${user}`);
+      const mark = await this.meta(tx, "user");
+      if (mark && mark.user === user) meta.delete("user");
+    });
+  }
+
   async currentUser() {
     const row = await this.run(["meta"], "readonly", (tx) => this.meta(tx, "user"));
     return row ? row.user : null;

@@ -72,6 +72,8 @@ export class Sync extends EventTarget {
     this.user = null;
     /** @type {Promise<any> | null} */
     this.running = null;
+    /** @type {Promise<any> | null} the one sync queued behind the running one */
+    this.again = null;
     /** @type {(() => void) | null} */
     this.stopTriggers = null;
   }
@@ -291,7 +293,19 @@ export class Sync extends EventTarget {
    * which the 'status' event also carries.
    */
   syncNow() {
-    if (this.running) return this.running;
+    // A sync already running may have taken its batch before a record saved just now: one
+    // more sync follows it (however many calls come meanwhile), and the caller waits for that.
+    if (this.running) {
+      if (!this.again) {
+        this.again = this.running
+          .catch(() => {})
+          .then(() => {
+            this.again = null;
+            return this.user ? this.syncNow() : undefined;
+          });
+      }
+      return this.again;
+    }
     this.running = (async () => {
       try {
         if (!this.user) throw new SyncError("not_logged_in", "Log in first.");
@@ -334,4 +348,14 @@ export class Sync extends EventTarget {
   stop() {
     if (this.stopTriggers) this.stopTriggers();
   }
+  /** Log the current user out of this tablet (a hand-over): triggers stopped, session gone,
+   * their outbox and copy kept. Screens check that nothing of theirs is waiting first. */
+  async logout() {
+    this.stop();
+    const user = this.user;
+    this.user = null;
+    if (user) await this.store.logout(user);
+    await this.emit();
+  }
+
 }

@@ -48,14 +48,15 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.benchmarks.bench_figures --write
 	$(BIN)/python -m tests.benchmarks.bench_login_timing --write
 	$(BIN)/python -m tests.benchmarks.bench_pages --write
+	$(BIN)/python -m tests.benchmarks.bench_app --write
 
 # The long fault run (docs/reliability.md): 100 kills per database, with the link, disk and
 # connection faults; its figures go to instance/soak-report.jsonl. Never part of `make test`.
 soak: $(VENV)/.installed-dev
 	FIELD_SOAK=1 FIELD_SOAK_REPORT=$(CURDIR)/instance/soak-report.jsonl $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)
 
-# The browser tests' screenshots (build/screenshots/, not committed) and the supervisors'
-# guide's pictures made from them (docs/images/guide/, committed; docs/web.md, Tests).
+# The browser tests' screenshots (build/screenshots/, not committed) and the guides' pictures
+# made from them (docs/images/guide/ and docs/images/app/, committed; docs/web.md, Tests).
 screenshots: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/browser --backend sqlite $(PYTEST_ARGS)
 	$(BIN)/python -m tests.browser.guide_images

@@ -123,4 +123,7 @@ def horizontal_overflow(page: Any) -> int:
 
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # From the top: a page scrolled to a focused field would draw its sticky header over the
+    # middle of the full-page picture.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,10 +1,12 @@
-"""The pictures of the supervisors' guide (docs/supervisors-guide.md), made from the browser
-tests' screenshots.
+"""The pictures of the two guides, made from the browser tests' screenshots: the supervisors'
+guide (docs/supervisors-guide.md, pictures in docs/images/guide/) and the canvassers' guide
+to the app (docs/canvassers-guide.md, pictures in docs/images/app/, all at phone width).
 
 The browser tests write full-page screenshots to build/screenshots/ (not committed); this
-script keeps the top of the ones the guide shows, trims the empty page below, reduces each
-to a small palette and writes it to docs/images/guide/ (committed), replacing what was
-there. The same screenshots always give the same files. Run it after the browser tests:
+script keeps the top (or bottom) of the ones a guide shows, trims the empty page below,
+reduces each to a small palette and writes it to the guide's folder (committed), replacing
+what was there. The same screenshots always give the same files. Run it after the browser
+tests:
 
     .venv/bin/pytest tests/browser --backend sqlite
     .venv/bin/python -m tests.browser.guide_images
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE_IMAGES = ROOT / "docs" / "images" / "guide"
+APP_IMAGES = ROOT / "docs" / "images" / "app"
 MAKE_THEM = "make screenshots"
 # 32 colours keep the pages' text, links, buttons and bars legible at a third of the bytes.
 COLOURS = 32
@@ -69,12 +72,34 @@ SHOTS = (
 )
 
 
+# The canvassers' app, one picture per screen (or two: a rule's message, a visit's void), all
+# at phone width: the app is made for a phone or a tablet held upright. The screenshots come
+# from tests/browser/test_app_shell.py and test_app_screens_*.py.
+APP_SHOTS = (
+    Shot("login", "app-login-360", 480),
+    Shot("groups", "app-groups-360", 800),
+    Shot("households", "app-households-360", 1400),
+    Shot("household-new", "app-household-new-360", 1200),
+    # The household, the outcome buttons and the steppers; the form's end shows in the next.
+    Shot("visit-new", "app-visit-new-360", 1420),
+    # From the steppers down: a count's rule message, the mismatch warning, the save button.
+    Shot("visit-new-rule", "app-visit-new-error-360", 1420, bottom=True),
+    # The visit's values and the start of its correction; then its end and the void.
+    Shot("visit", "app-visit-360", 780),
+    Shot("visit-void", "app-visit-360", 470, bottom=True),
+    Shot("progress", "app-progress-360", 800),
+    Shot("rejected", "app-rejected-360", 800),
+    Shot("switch-user", "app-switch-user-360", 800),
+)
+
+
 class MissingScreenshots(Exception):
-    """The browser tests have not written some of the screenshots the guide needs."""
+    """The browser tests have not written some of the screenshots the guides need."""
 
 
 def missing(screenshots: Path) -> list[str]:
-    return [s.source for s in SHOTS if not (screenshots / f"{s.source}.png").is_file()]
+    sources = dict.fromkeys(s.source for s in (*SHOTS, *APP_SHOTS))
+    return [source for source in sources if not (screenshots / f"{source}.png").is_file()]
 
 
 def shrink(source: Path, height: int, bottom: bool = False) -> Image.Image:
@@ -95,9 +120,12 @@ def shrink(source: Path, height: int, bottom: bool = False) -> Image.Image:
     return page.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
-def write(screenshots: Path = SCREENSHOTS, out: Path = GUIDE_IMAGES) -> list[Path]:
-    """Writes every picture of the guide to `out` and removes the PNGs there that the guide
-    no longer shows. Raises MissingScreenshots, writing nothing, when a screenshot is missing."""
+def write(
+    screenshots: Path = SCREENSHOTS, out: Path = GUIDE_IMAGES, app_out: Path = APP_IMAGES
+) -> list[Path]:
+    """Writes every picture of the supervisors' guide to `out` and of the canvassers' guide to
+    `app_out`, and removes the PNGs there that the guides no longer show. Raises
+    MissingScreenshots, writing nothing, when a screenshot is missing."""
     absent = missing(screenshots)
     if absent:
         raise MissingScreenshots(
@@ -105,34 +133,38 @@ def write(screenshots: Path = SCREENSHOTS, out: Path = GUIDE_IMAGES) -> list[Pat
             + ", ".join(f"{name}.png" for name in absent)
             + f". The browser tests write them: run `{MAKE_THEM}` first."
         )
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for shot in SHOTS:
-        target = out / f"{shot.name}.png"
-        shrink(screenshots / f"{shot.source}.png", shot.height, shot.bottom).save(
-            target, format="PNG", optimize=True
-        )
-        written.append(target)
-    for stale in sorted(set(out.glob("*.png")) - set(written)):
-        stale.unlink()
+    for shots, folder in ((SHOTS, out), (APP_SHOTS, app_out)):
+        folder.mkdir(parents=True, exist_ok=True)
+        mine = []
+        for shot in shots:
+            target = folder / f"{shot.name}.png"
+            shrink(screenshots / f"{shot.source}.png", shot.height, shot.bottom).save(
+                target, format="PNG", optimize=True
+            )
+            mine.append(target)
+        for stale in sorted(set(folder.glob("*.png")) - set(mine)):
+            stale.unlink()
+        written += mine
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.browser.guide_images",
-        description="Make the supervisors' guide's pictures from the browser tests' screenshots.",
+        description="Make the guides' pictures from the browser tests' screenshots.",
     )
     parser.add_argument("--screenshots", type=Path, default=SCREENSHOTS)
     parser.add_argument("--out", type=Path, default=GUIDE_IMAGES)
+    parser.add_argument("--app-out", type=Path, default=APP_IMAGES)
     args = parser.parse_args(argv)
     try:
-        written = write(args.screenshots, args.out)
+        written = write(args.screenshots, args.out, args.app_out)
     except MissingScreenshots as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for path in written:
-        print(f"{path.stat().st_size // 1024:4d} KB  {path.name}")
+        print(f"{path.stat().st_size // 1024:4d} KB  {path.parent.name}/{path.name}")
     return 0
 
 

@@ -256,7 +256,10 @@ class Store {
   async units(user) { return []; }
   async households(user) { return []; }
   async visits(user) { return []; }
+  async copy(user) { return { stamp: null, units: [], households: [], visits: [] }; }
 }
+export const fold = (text) => text.toLowerCase();
+export const searchKey = () => "";
 """
 STUB_SYNC = """
 export class Sync extends EventTarget {

@@ -13,13 +13,22 @@
  * A copy is tagged with a generation: `reset` (or a first pull) builds generation g + 1
  * beside g, and the page with `has_more: false` swaps them, keeping local records still
  * waiting in the outbox. Records are keyed [user, gen, id], so two users never mix.
+ *
+ * Each household row carries `search`, its folded search text (`searchKey`), written here
+ * whenever a household enters the copy, so that the households screen never folds 5,000
+ * addresses as it opens. Every transaction that changes what the copy shows also writes a
+ * new `copy:<user>` stamp in `meta` (`copyStamp`): `copy(user)` keeps the whole copy in
+ * memory for as long as the stamp stays the same (a write from another tab changes it too),
+ * and a screen may keep what it made of that copy as long. A record saved in this page
+ * updates the copy kept in memory instead of dropping it.
  */
 
+import { normaliseAddress } from "./address.js";
 import { formatHlc, merge as mergeHlc, parseHlc, tick } from "./hlc.js";
 import { adoptNumbering, applyResults, emptyOutbox, enqueue, survivor, takeBatch as cutBatch } from "./outbox.js";
 
 export const DB_NAME = "field-app";
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 /** Where a visit.create or household.upsert writes in the local copy. */
 const STORE_OF_TYPE = {
   "household.upsert": "households",
@@ -30,6 +39,25 @@ const STORE_OF_TYPE = {
 const COPY_STORES = ["units", "households", "visits"];
 /** 48 random bytes: a 64-character secret, inside the 32 to 128 the server takes. */
 const SECRET_BYTES = 48;
+
+/** Lowercase, no accents, đ as d: what a search compares. @param {string} text */
+export function fold(text) {
+  return text
+    .normalize("NFD")
+    .replace(/\p{M}/gu, "")
+    .replace(/[đĐ]/g, "d")
+    .toLowerCase();
+}
+
+/**
+ * A household's search text: its address folded, its normalised address folded and its
+ * head's name folded (the households screen's search looks for the typed words in it).
+ * @param {{address?: string | null, head_name?: string | null}} data
+ */
+export function searchKey(data) {
+  const address = data.address || "";
+  return `${fold(address)} ${fold(normaliseAddress(address))} ${fold(data.head_name || "")}`;
+}
 
 /**
  * The schema, one step per version: a tablet that skipped versions runs every step it
@@ -44,6 +72,16 @@ const UPGRADES = [
     db.createObjectStore("units", key);
     db.createObjectStore("households", key).createIndex("group", ["user", "gen", "data.group"]);
     db.createObjectStore("visits", key).createIndex("household", ["user", "gen", "data.household_id"]);
+  },
+  // 2: households carry their search text; the rows already stored get it here.
+  (_db, tx) => {
+    const cursor = tx.objectStore("households").openCursor();
+    cursor.onsuccess = () => {
+      const at = cursor.result;
+      if (!at) return;
+      at.update({ ...at.value, search: searchKey(at.value.data || {}) });
+      at.continue();
+    };
   },
 ];
 
@@ -99,6 +137,8 @@ export class Store {
   constructor(db, { now = Date.now } = {}) {
     this.db = db;
     this.now = now;
+    /** Each user's copy as last read, with its stamp (`copy`). @type {Map<string, Copy>} */
+    this.kept = new Map();
   }
 
   /**
@@ -137,6 +177,24 @@ export class Store {
   /** @param {IDBTransaction} tx @param {string} key */
   async meta(tx, key) {
     return done(tx.objectStore("meta").get(key));
+  }
+
+  /** A new stamp for the user's copy, inside `tx` (which holds "meta"): it changed. */
+  touch(/** @type {IDBTransaction} */ tx, /** @type {string} */ user) {
+    const stamp = newId();
+    tx.objectStore("meta").put({ key: `copy:${user}`, stamp });
+    return stamp;
+  }
+
+  /**
+   * The stamp of the user's copy: it changes with every write to what the copy shows, so a
+   * screen that read the copy after reading stamp S may reuse what it read while the stamp
+   * is still S (read the stamp first, then the records). null: never written.
+   * @param {string} user @returns {Promise<string | null>}
+   */
+  async copyStamp(user) {
+    const row = await this.run(["meta"], "readonly", (tx) => this.meta(tx, `copy:${user}`));
+    return row ? row.stamp : null;
   }
 
   /** @param {IDBTransaction} tx @param {string} user @returns {Promise<SyncState>} */
@@ -236,6 +294,7 @@ export class Store {
    * @param {string} user
    */
   logout(user) {
+    this.kept.delete(user); // their copy stays on the tablet, not in this page's memory
     return this.run(["meta"], "readwrite", async (tx) => {
       const meta = tx.objectStore("meta");
       meta.delete(`session:${user}`);
@@ -268,7 +327,8 @@ export class Store {
   saveRecord(user, draft) {
     const storeName = STORE_OF_TYPE[/** @type {keyof typeof STORE_OF_TYPE} */ (draft.type)];
     if (!storeName) return Promise.reject(new Error(`unknown mutation type ${draft.type}`));
-    return this.run(["meta", "outbox", storeName], "readwrite", async (tx) => {
+    const saved = this.run(["meta", "outbox", storeName], "readwrite", async (tx) => {
+      const before = (await this.meta(tx, `copy:${user}`))?.stamp ?? null;
       const device = await this.meta(tx, "device");
       if (!device) throw new Error("no device identity: call device() first");
       const meta = tx.objectStore("meta");
@@ -304,16 +364,46 @@ export class Store {
           ? { canvasser: user, device_id: device.device_id, review_status: "pending", voided: false }
           : {};
       const version = current ? current.version : draft.base_version || 0;
-      records.put({
+      const record = { ...base, ...extra, ...changed, id: draft.id, version };
+      const row = {
         user,
         gen: state.gen,
         id: draft.id,
         version,
         local: true,
-        data: { ...base, ...extra, ...changed, id: draft.id, version },
-      });
-      return mutations[0];
+        data: record,
+        ...(storeName === "households" ? { search: searchKey(record) } : {}),
+      };
+      records.put(row);
+      const stamp = this.touch(tx, user);
+      return { mutation: mutations[0], before, stamp, row };
     });
+    return saved.then(({ mutation, before, stamp, row }) => {
+      this.follow(user, before, stamp, /** @type {"households" | "visits"} */ (storeName), row);
+      return mutation;
+    });
+  }
+
+  /**
+   * After a save has committed: the copy kept in memory, if it was the one the save changed
+   * (its stamp `before`), takes the saved row in key order, as a new read would give it.
+   * @param {string} user @param {string | null} before @param {string} stamp
+   * @param {"households" | "visits"} name @param {any} row
+   */
+  follow(user, before, stamp, name, row) {
+    const last = this.kept.get(user);
+    if (!last || last.stamp !== before) return;
+    const list = last[name];
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (list[mid].id < row.id) low = mid + 1;
+      else high = mid;
+    }
+    const same = low < list.length && list[low].id === row.id;
+    const next = [...list.slice(0, low), row, ...list.slice(same ? low + 1 : low)];
+    this.kept.set(user, { ...last, stamp, [name]: next });
   }
 
   // --- the outbox -----------------------------------------------------------------------
@@ -426,6 +516,7 @@ export class Store {
         merges,
         last_mutation_id: answer.last_mutation_id ?? state.last_mutation_id,
       });
+      this.touch(tx, user);
       return {
         acknowledged: result.acknowledged.length,
         rejected: result.rejected.length,
@@ -463,7 +554,12 @@ export class Store {
       const merges = { ...state.merges };
       for (const change of page.changes || []) await this.applyChange(tx, user, gen, change, merges);
       state = { ...state, merges };
-      if (state.building !== null && !page.has_more) state = await this.swap(tx, state);
+      // An empty page changes nothing shown: the screens' copies in memory stay good.
+      if (gen === state.gen && page.changes?.length) this.touch(tx, user);
+      if (state.building !== null && !page.has_more) {
+        state = await this.swap(tx, state);
+        this.touch(tx, user);
+      }
       tx.objectStore("meta").put({
         ...state,
         cursor: page.cursor ?? state.cursor,
@@ -483,7 +579,9 @@ export class Store {
   finishReset(/** @type {string} */ user) {
     return this.run(["meta", ...COPY_STORES], "readwrite", async (tx) => {
       const state = await this.state(tx, user);
-      if (state.building !== null) tx.objectStore("meta").put(await this.swap(tx, state));
+      if (state.building === null) return;
+      tx.objectStore("meta").put(await this.swap(tx, state));
+      this.touch(tx, user);
     });
   }
 
@@ -541,7 +639,8 @@ export class Store {
       if (typeof change.version !== "number" || typeof change.data !== "object" || !change.data) {
         throw new Error(`malformed upsert ${JSON.stringify(change)}`);
       }
-      records.put({ user, gen, id: key, entity, version: change.version, local: false, data: change.data });
+      const search = name === "households" ? { search: searchKey(change.data) } : {};
+      records.put({ user, gen, id: key, entity, version: change.version, local: false, data: change.data, ...search });
     } else if (op === "delete") {
       records.delete([user, gen, key]);
     } else if (op === "merge" && entity === "household" && typeof change.data?.into === "string") {
@@ -560,6 +659,29 @@ export class Store {
       const { gen } = await this.state(tx, user);
       return done(tx.objectStore(name).getAll(range ? range(gen) : genRange(user, gen)));
     });
+  }
+
+  /**
+   * The user's whole copy, {stamp, units, households, visits}, read in one transaction and
+   * kept in memory while its stamp stays the same: the same object is given again until the
+   * copy changes, so a screen may key what it made of it on the object. Its rows are shared:
+   * read them, never change them.
+   * @param {string} user @returns {Promise<Copy>}
+   */
+  async copy(user) {
+    const stamp = await this.copyStamp(user);
+    const last = this.kept.get(user);
+    if (last && last.stamp === stamp) return last;
+    const read = await this.run(["meta", ...COPY_STORES], "readonly", async (tx) => {
+      const mark = await this.meta(tx, `copy:${user}`);
+      const { gen } = await this.state(tx, user);
+      const [units, households, visits] = await Promise.all(
+        COPY_STORES.map((name) => done(tx.objectStore(name).getAll(genRange(user, gen)))),
+      );
+      return { stamp: mark ? mark.stamp : null, units, households, visits };
+    });
+    this.kept.set(user, read);
+    return read;
   }
 
   /** The user's units (entity 'unit') and assignments ('assignment'), as pulled. */
@@ -603,6 +725,8 @@ export class Store {
     this.db.close();
   }
 }
+
+/** @typedef {{stamp: string | null, units: any[], households: any[], visits: any[]}} Copy */
 
 /** @param {Record<string, string>} merges */
 const rewritesOf = (merges) => Object.entries(merges).map(([from, to]) => ({ from, to }));

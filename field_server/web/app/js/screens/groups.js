@@ -4,8 +4,26 @@
  * A ward assignment lists the ward's groups (and, when there are any, its households of no
  * group); a group assignment lists that group. Each shows its households, how many are
  * visited and how many wait for a revisit; a tap opens the group's households.
+ *
+ * The figures need only each household's group and its latest visit's outcome (households.js
+ * `tally`), from the copy kept in memory (store.js `copy`), and are kept as long as that copy:
+ * coming back home reads nothing again.
  */
-import { describe, el, unitsOf } from "./households.js";
+import { el, tally as tallyOf, unitsOf } from "./households.js";
+
+/** The figures last worked out, per user, with the copy (store.js `copy`) they came from. */
+/** @type {Map<string, {copy: any, units: any[], tally: Map<string, any>}>} */
+const kept = new Map();
+
+/** The copy's units and the figures per group: kept ones while the copy is unchanged. */
+async function figures(/** @type {any} */ store, /** @type {string} */ user) {
+  const copy = await store.copy(user);
+  const last = kept.get(user);
+  if (last && last.copy === copy) return last;
+  const made = { copy, units: copy.units, tally: tallyOf(copy.households, copy.visits) };
+  kept.set(user, made);
+  return made;
+}
 
 const TEXT = {
   title: "Tổ của tôi",
@@ -79,22 +97,8 @@ export async function show(main, ctx) {
   main.append(body, links);
 
   async function draw() {
-    const [unitRows, households, visits] = await Promise.all([
-      ctx.store.units(ctx.user),
-      ctx.store.households(ctx.user),
-      ctx.store.visits(ctx.user),
-    ]);
+    const { units: unitRows, tally } = await figures(ctx.store, ctx.user);
     const { units, assigned } = unitsOf(unitRows);
-    /** @type {Map<string, {households: number, visited: number, revisits: number}>} */
-    const tally = new Map();
-    for (const h of describe(households, visits)) {
-      const key = h.group || h.ward; // a ward's ref: its households of no group
-      const t = tally.get(key) || { households: 0, visited: 0, revisits: 0 };
-      t.households += 1;
-      if (h.visited) t.visited += 1;
-      if (h.again) t.revisits += 1;
-      tally.set(key, t);
-    }
     const wards = wardsOf(units, assigned, tally);
     const fragment = document.createDocumentFragment();
     if (!wards.length) fragment.append(el("p", "empty", TEXT.empty));

@@ -8,14 +8,22 @@
  *
  * A ward's ref instead of a group's lists the ward's households that belong to no group.
  *
- * It must stay quick with 5,000 households: each household's search text is folded once when
- * the list loads, a keystroke only filters those strings, and at most LIMIT rows are drawn
- * (the rest is counted, and the canvasser narrows the search).
+ * It must stay quick with 5,000 households: each household's search text is folded once, when
+ * it enters the tablet's copy (store.js `searchKey`, kept with the household); the copy is
+ * read once and kept in memory while it does not change (store.js `copy`), and the list made
+ * from it (described, in walking order) is kept as long, so going back to a group draws it
+ * without reading or sorting anything; a keystroke only filters the kept strings, and at
+ * most LIMIT rows are drawn (the rest is counted, and the canvasser narrows the search),
+ * each row's element made once per list.
  *
- * Also the list's arithmetic for the groups screen: `describe` (each household's state from
- * its visits) and `unitsOf` (the units and assignments of the copy).
+ * Also the list's arithmetic for the groups screen: `tally` (per group: households, visited,
+ * revisits due), `describe` (each household's state from its visits) and `unitsOf` (the units
+ * and assignments of the copy).
  */
 import { normaliseAddress } from "../address.js";
+import { fold, searchKey } from "../store.js";
+
+export { fold };
 
 /** 4.800, the Vietnamese way. @param {number} n */
 const number = (n) => n.toLocaleString("vi-VN");
@@ -50,15 +58,6 @@ export const RANK = { priority: 0, revisit: 1, new: 2, visited: 3 };
 
 const collator = new Intl.Collator("vi", { numeric: true, sensitivity: "base" });
 
-/** Lowercase, no accents, đ as d: what a search compares. @param {string} text */
-export function fold(text) {
-  return text
-    .normalize("NFD")
-    .replace(/\p{M}/gu, "")
-    .replace(/[đĐ]/g, "d")
-    .toLowerCase();
-}
-
 /** The words of a search, folded; both as typed and as an address normalised. @param {string} query */
 export function searchWords(query) {
   const typed = fold(query).split(/\s+/).filter(Boolean);
@@ -72,16 +71,51 @@ const ms = (iso) => {
   return Number.isNaN(t) ? 0 : t;
 };
 
+/** Made once: toLocaleString would build a formatter for every row drawn. */
+const SHORT_TIME = new Intl.DateTimeFormat("vi-VN", { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
+
 /** A time as a canvasser reads it: 15/08 17:30. @param {string | null | undefined} iso */
 export function shortTime(iso) {
   if (!iso) return "";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
-  return date.toLocaleString("vi-VN", { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
+  return SHORT_TIME.format(date);
 }
 
 /** Whether a visit counts (neither void nor rejected by a supervisor). @param {any} v */
 const counts = (v) => !v.voided && v.review_status !== "rejected";
+
+/**
+ * Per group ref (a ward's ref for its households of no group): how many households, how many
+ * visited, how many wait for a revisit; as `describe` says, from each household's latest
+ * visit that counts, with nothing else worked out (the home screen's figures).
+ * @param {any[]} households rows of the copy @param {any[]} visits rows of the copy
+ * @returns {Map<string, {households: number, visited: number, revisits: number}>}
+ */
+export function tally(households, visits) {
+  /** @type {Map<string, any>} */
+  const latest = new Map();
+  for (const row of visits) {
+    const v = row.data;
+    if (!v || !counts(v)) continue;
+    const before = latest.get(v.household_id);
+    if (!before || ms(v.visited_at) > ms(before.visited_at)) latest.set(v.household_id, v);
+  }
+  /** @type {Map<string, {households: number, visited: number, revisits: number}>} */
+  const out = new Map();
+  for (const row of households) {
+    const h = row.data;
+    const key = h.group || h.ward;
+    let t = out.get(key);
+    if (!t) out.set(key, (t = { households: 0, visited: 0, revisits: 0 }));
+    t.households += 1;
+    const v = latest.get(row.id);
+    if (!v) continue;
+    if (AGAIN.has(v.outcome)) t.revisits += 1;
+    else t.visited += 1;
+  }
+  return out;
+}
 
 /**
  * @typedef {{id: string, address: string, head: string, group: string | null, ward: string,
@@ -142,7 +176,8 @@ export function describe(households, visits) {
       // a revisit's time: the one agreed, else when nobody was home
       when: again ? ms(again.at || latest.visited_at) : 0,
       local: !!row.local,
-      key: `${fold(address)} ${fold(normaliseAddress(address))} ${fold(head)}`,
+      // folded when the household entered the copy (store.js); a row without it, here
+      key: typeof row.search === "string" ? row.search : searchKey(h),
     };
   });
 }
@@ -183,24 +218,38 @@ export function unitsOf(rows) {
   return { units, assigned };
 }
 
-/**
- * The households listed under `ref`: a group's, or a ward's that belong to no group.
- * @param {any} store @param {string} user @param {string} ref @param {any} unit
- */
-export async function householdsOf(store, user, ref, unit) {
-  if (unit && unit.level !== "group") {
-    const all = await store.households(user);
-    return all.filter((/** @type {any} */ row) => row.data.ward === ref && !row.data.group);
-  }
-  return store.households(user, ref);
-}
-
 /** @param {string} tag @param {string} [className] @param {string} [text] */
 export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/**
+ * The list last made, per user: a group's households described and in walking order, with
+ * the copy (store.js `copy`) it was made from. One group is kept (the one worked in).
+ * @type {Map<string, {ref: string, copy: any, all: Described[]}>}
+ */
+const kept = new Map();
+
+/**
+ * The households listed under `ref`, described and in walking order: the one kept in memory
+ * when the copy has not changed since, else made from the copy (and kept).
+ * @param {any} store @param {string} user @param {string} ref @param {any} unit
+ * @returns {Promise<Described[]>}
+ */
+export async function listOf(store, user, ref, unit) {
+  const copy = await store.copy(user);
+  const last = kept.get(user);
+  if (last && last.ref === ref && last.copy === copy) return last.all;
+  const ward = unit && unit.level !== "group";
+  const households = copy.households.filter((/** @type {any} */ row) =>
+    ward ? row.data.ward === ref && !row.data.group : row.data.group === ref,
+  );
+  const all = describe(households, copy.visits).sort(walkOrder);
+  kept.set(user, { ref, copy, all });
+  return all;
 }
 
 /** One row: a link to the household's visit screen. @param {Described} h */
@@ -235,7 +284,7 @@ function row(h) {
  * @param {string} [ref] the group's ref (or a ward's: its households of no group)
  */
 export async function show(main, ctx, ref = "") {
-  const { units } = unitsOf(await ctx.store.units(ctx.user));
+  const { units } = unitsOf((await ctx.store.copy(ctx.user)).units);
   const unit = units.get(ref);
   const heading = el("h1", "", unit ? (unit.level === "group" ? unit.name : `${TEXT.noGroup} · ${unit.name}`) : TEXT.title);
   main.append(heading);
@@ -263,18 +312,22 @@ export async function show(main, ctx, ref = "") {
 
   /** @type {Described[]} */
   let all = [];
+  /** Each household's row element, made the first time it is drawn from this list. */
+  let rows = new Map();
   async function load() {
-    const [households, visits] = await Promise.all([
-      householdsOf(ctx.store, ctx.user, ref, unit),
-      ctx.store.visits(ctx.user),
-    ]);
-    all = describe(households, visits).sort(walkOrder);
+    const next = await listOf(ctx.store, ctx.user, ref, unit);
+    if (next !== all) rows = new Map();
+    all = next;
   }
 
   function draw() {
     const found = matching(all, search.value);
     const fragment = document.createDocumentFragment();
-    for (const h of found.slice(0, LIMIT)) fragment.append(row(h));
+    for (const h of found.slice(0, LIMIT)) {
+      let item = rows.get(h);
+      if (!item) rows.set(h, (item = row(h)));
+      fragment.append(item);
+    }
     list.replaceChildren(fragment);
     count.textContent = all.length ? TEXT.count(found.length, all.length) : TEXT.empty;
     count.dataset.found = String(found.length);

@@ -16,17 +16,19 @@ FOLDERS = {
     "/_t/app/js/": ROOT / "field_server" / "web" / "app" / "js",
     "/_t/tests/": Path(__file__).resolve().parent,
 }
-TYPES = {".js": "text/javascript", ".html": "text/html; charset=utf-8"}
+TYPES = {".js": "text/javascript", ".html": "text/html; charset=utf-8", ".css": "text/css"}
 # An origin nothing listens on: the route answers every request the page makes there.
 NOWHERE = "http://127.0.0.1:9"
 
 
-def serve(context: Any, base: str) -> None:
-    """Route the test files under ``base`` (an origin) on ``context``."""
+def route_folders(context: Any, base: str, folders: dict[str, Path]) -> None:
+    """Answer the requests under ``base`` (an origin) whose paths start with one of
+    ``folders``' prefixes from that folder (404 for a file missing or outside it)."""
+    top = "/" + next(iter(folders)).strip("/").split("/", 1)[0]
 
     def handle(route: Any) -> None:
         path = "/" + route.request.url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
-        for prefix, folder in FOLDERS.items():
+        for prefix, folder in folders.items():
             if path.startswith(prefix):
                 target = (folder / path[len(prefix) :]).resolve()
                 if target.is_relative_to(folder) and target.is_file():
@@ -35,7 +37,12 @@ def serve(context: Any, base: str) -> None:
                     return
         route.fulfill(status=404, body=b"not found")
 
-    context.route(f"{base}/_t/**", handle)
+    context.route(f"{base}{top}/**", handle)
+
+
+def serve(context: Any, base: str) -> None:
+    """Route the test files under ``base`` (an origin) on ``context``."""
+    route_folders(context, base, FOLDERS)
 
 
 def open_page(context: Any, base: str, errors: list[str]) -> Any:

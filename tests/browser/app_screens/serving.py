@@ -10,29 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.browser.app_js.serving import ROOT, route_folders
+
 FOLDERS = {
     "/_s/app/": ROOT / "field_server" / "web" / "app",
     "/_s/tests/": Path(__file__).resolve().parent,
 }
-TYPES = {".js": "text/javascript", ".html": "text/html; charset=utf-8", ".css": "text/css"}
 
 
 def serve(context: Any, base: str) -> None:
     """Route the frame's files under ``base`` (an origin) on ``context``."""
-
-    def handle(route: Any) -> None:
-        path = "/" + route.request.url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
-        for prefix, folder in FOLDERS.items():
-            if path.startswith(prefix):
-                target = (folder / path[len(prefix) :]).resolve()
-                if target.is_relative_to(folder) and target.is_file():
-                    content_type = TYPES.get(target.suffix, "application/octet-stream")
-                    route.fulfill(status=200, body=target.read_bytes(), content_type=content_type)
-                    return
-        route.fulfill(status=404, body=b"not found")
-
-    context.route(f"{base}/_s/**", handle)
+    route_folders(context, base, FOLDERS)
 
 
 def open_frame(context: Any, base: str, errors: list[str]) -> Any:

@@ -147,7 +147,7 @@ VI: dict[str, str] = {
         "Máy này không có {entity} {id}; hãy tải về (pull) trước hoặc chỉ định base_version."
     ),
     "Unknown here.": "Máy này không có bản ghi này.",
-    "The visit's counts are invalid.": "Các số liệu của lượt thăm hộ không hợp lệ.",
+    "The visit's counts are invalid.": "Các số liệu của lượt đến nhà không hợp lệ.",
     "The server answered without results for {count} mutation(s) from {first}; they stay "
     "in the outbox.": (
         "Máy chủ trả lời nhưng thiếu kết quả cho {count} thay đổi kể từ số {first}; các "
@@ -159,7 +159,7 @@ VI: dict[str, str] = {
     "device.": (
         "Máy chủ cần thay đổi số {expected} tiếp theo, nhưng máy này không còn giữ các thay "
         "đổi từ {expected} đến {last} (hàng đợi gửi tiếp tục từ số {start}). Các thay đổi "
-        "không bao giờ được đánh số lại vì có thể làm trùng lượt thăm hộ: hãy nhờ giám sát "
+        "không bao giờ được đánh số lại vì có thể làm trùng lượt đến nhà: hãy nhờ giám sát "
         "viên hoặc người quản trị kiểm tra thiết bị này."
     ),
     "The server expects mutation {expected} next, above this tablet's next unsent mutation "

@@ -178,6 +178,6 @@ def test_every_quoted_text_of_the_canvassers_guide_is_on_a_screen():
     # renamed in the guide too.
     text = re.sub(r"\s+", " ", app_guide_text())
     quoted = set(re.findall(r'"([^"]+)"', text))
-    assert {"Đồng bộ", "Lưu lượt thăm", "Cập nhật"} <= quoted
+    assert {"Đồng bộ", "Lưu lượt đến nhà", "Cập nhật"} <= quoted
     source = app_source()
     assert sorted(q for q in quoted if not shown_by_the_app(q, source)) == []

@@ -228,14 +228,14 @@ def test_a_rules_refusal_is_answered_in_one_language(refusing_app):
     assert body["errors"] == {
         "household_id": ["Bắt buộc phải có."],
         "visited_at": ["Bắt buộc phải có."],
-        "lat": ["Phải là số từ -90 đến 90, hoặc null."],
+        "lat": ["Phải là số từ -90 đến 90, hoặc để trống."],
     }
 
 
 def test_a_detail_that_is_a_message_is_translated_in_the_message_only(refusing_app):
     body = assert_envelope(refusing_app.get("/api/v1/_again"), 422, "mutation_rejected")
     assert body["message"] == (
-        "Thay đổi lại bị từ chối (validation_failed): Lượt thăm hộ không hợp lệ."
+        "Thay đổi lại bị từ chối (validation_failed): Lượt đến nhà không hợp lệ."
     )
     assert body["errors"] == {"household_id": ["Bắt buộc phải có."]}
     # details are machine-readable facts: they stay as the rule wrote them.

@@ -21,7 +21,7 @@ Chromium (the browser tests' flags) opens /app/ with Playwright:
   the frame ready and to the home screen drawn, logged in with the copy holding the group;
 - the group's list: from the address changed to the list drawn and laid out; each keystroke
   of a search, from its `input` event to the list redrawn and laid out;
-- saving a visit: through the screen, from the tap on "Lưu lượt thăm" to "Đã lưu"; and
+- saving a visit: through the screen, from the tap on "Lưu lượt đến nhà" to "Đã lưu"; and
   `store.saveRecord` alone, beside a bare IndexedDB put of the same record (same run);
 - 1,000 waiting mutations: saved offline with `store.saveRecord` in the page, then the
   network on: from the `online` event (the app syncs by itself) to nothing waiting, and to
@@ -54,7 +54,7 @@ from typing import Any
 from field_server.web.views_app import APP_DIR, shell_files
 from tests.benchmarks.bench_sync import machine, post
 from tests.benchmarks.doc import write_section
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, TABLET
 from tests.e2e.processes import ServerPool, field_env, run_cli
 
 USER = "cv.bench"
@@ -414,7 +414,7 @@ def server(folder: Path) -> Iterator[tuple[str, Path]]:
 
 
 def new_page(browser: Any, errors: list[str]) -> Any:
-    context = browser.new_context(viewport={"width": 360, "height": 800})
+    context = browser.new_context(viewport={"width": 360, "height": 800}, **TABLET)
     context.add_init_script(PROBE)
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -507,7 +507,7 @@ def save_through_screen(page: Any, households: list[str]) -> list[float]:
         for name, value in (("adults", 4), ("smartphones", 3), ("installed_during", 2)):
             page.locator(f"[data-count={name}] input").fill(str(value))
         page.evaluate(SAVE_PROBE)
-        page.get_by_role("button", name="Lưu lượt thăm").click()
+        page.get_by_role("button", name="Lưu lượt đến nhà").click()
         page.wait_for_function("() => window.__saved !== null")
         times.append(page.evaluate("window.__saved"))
         page.wait_for_function("() => document.body.dataset.shown === 'households'")

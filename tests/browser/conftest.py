@@ -28,6 +28,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A tablet in the field: Vietnamese, on Vietnam's time. Every context of the canvassers' app
+# runs so, so its dates, numbers and sorting are the ones canvassers see.
+TABLET: dict[str, Any] = {"locale": "vi-VN", "timezone_id": "Asia/Ho_Chi_Minh"}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 WIDTHS = (360, 1280)
 

@@ -80,6 +80,8 @@ APP_SHOTS = (
     Shot("groups", "app-groups-360", 800),
     Shot("households", "app-households-360", 1400),
     Shot("household-new", "app-household-new-360", 1200),
+    # A household's details being corrected, two fields in error (the whole form).
+    Shot("household-edit", "app-household-edit-360", 1240),
     # The household, the outcome buttons and the steppers; the form's end shows in the next.
     Shot("visit-new", "app-visit-new-360", 1420),
     # From the steppers down: a count's rule message, the mismatch warning, the save button.

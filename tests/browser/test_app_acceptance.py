@@ -1,10 +1,10 @@
 """Issue 12's acceptance scenarios for the canvassers' app, driven through its real screens.
 
 The app runs whole at /app/ on the live server (tests/browser/conftest.py), in Chromium, as on
-a tablet: a canvasser logs in on the login screen, taps groups, households, "Hộ mới" and the
-visit form, and the header's "Chờ gửi" count and sync button do the rest. Records made by other
-tablets and every supervisor's action go through the API with the Flask test client, and what
-reaches the server is read back the same way.
+a tablet: a canvasser logs in on the login screen, taps groups, households, "Hộ mới", the
+visit form and a household's edit screen, and the header's "Chờ gửi" count and sync button
+do the rest. Records made by other tablets and every supervisor's action go through the API
+with the Flask test client, and what reaches the server is read back the same way.
 
 1. A day offline: 40 visits (10 at new households) in two lists of ward A (group -01 and the
    ward's households of no group), typed offline after the app reopened from its service
@@ -13,8 +13,8 @@ reaches the server is read back the same way.
    equal to what the test typed.
 2. Two tablets, two canvassers, one house: each records it as a new household offline; both
    sync; the possible duplicate reaches the supervisor, who merges the pair; a household both
-   tablets hold is changed by both (no screen edits a household: those two changes go through
-   the API), the supervisor settles the conflict; after their next sync both tablets show one
+   tablets hold is changed by both, offline, on its edit screen ("Sửa thông tin hộ"); both
+   sync, and the supervisor settles the conflict; after their next sync both tablets show one
    household and the settled value. A visit the supervisor rejects shows on #/rejected.
 """
 
@@ -32,6 +32,7 @@ from tests.api.sync_helpers import GROUP_A1, WARD_A, Tablet
 from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    TABLET,
     horizontal_overflow,
     screenshot,
     serious_violations,
@@ -92,12 +93,17 @@ def go(page: Any, hash_: str, screen: str) -> None:
 
 
 def sync_by_button(page: Any) -> None:
-    """Tap "Đồng bộ" and wait for that sync to end with nothing left waiting."""
-    before = page.get_attribute("#last-sync", "data-last-sync")
+    """Tap "Đồng bộ" and wait for that sync to end with nothing left waiting.
+
+    The last sync's time is read once no sync runs (the button is enabled again): read while
+    one ran (a retry after an offline save, say), the end of that one would pass for the end
+    of the sync tapped, whose pull is still to come."""
     page.wait_for_selector("#sync-now:enabled")
+    before = page.get_attribute("#last-sync", "data-last-sync")
     page.get_by_role("button", name="Đồng bộ").click()
     page.wait_for_function(
-        "(before) => document.getElementById('last-sync').dataset.lastSync !== before",
+        """(before) => document.getElementById('last-sync').dataset.lastSync !== before
+            && !document.getElementById('sync-now').disabled""",
         arg=before,
         timeout=SYNC_TIMEOUT,
     )
@@ -122,7 +128,7 @@ def record_visit(page: Any, outcome: str, taps: dict[str, int], back_to: str) ->
     for name, times in taps.items():
         for _ in range(times):
             page.click(f"[data-step='{name}+']")
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     page.wait_for_selector(f"body[data-shown='{back_to}']")
 
 
@@ -135,6 +141,19 @@ def new_household(page: Any, address: str, head: str) -> str:
     page.get_by_role("button", name="Lưu hộ mới").click()
     page.wait_for_selector("body[data-shown=visit-new]")
     return str(page.evaluate("decodeURIComponent(location.hash.split('/')[2])"))
+
+
+def edit_head(page: Any, household: str, head: str) -> None:
+    """From a list: the household, "Sửa thông tin hộ", a new head of household, save; the app
+    goes back to the household's page."""
+    page.locator(f"a.household[data-household='{household}']").click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    page.get_by_role("link", name="Sửa thông tin hộ").click()
+    page.wait_for_selector("body[data-shown=household-edit]")
+    page.get_by_label("Họ tên chủ hộ").fill(head)
+    page.get_by_role("button", name="Lưu sửa đổi").click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    assert page.locator("#notice").inner_text() == "Đã lưu"
 
 
 # --- the server, through the API ------------------------------------------------------------
@@ -224,6 +243,7 @@ def launch(browser: Any, profile: Path, *, offline: bool) -> Any:
         args=CHROMIUM_FLAGS,
         offline=offline,
         viewport={"width": WIDTH, "height": 800},
+        **TABLET,
     )
 
 
@@ -380,7 +400,9 @@ def shared(world: Any, client: Any) -> str:
 def tablets(browser: Any, live_server: str, world: Any, shared: str) -> Iterator[list[Screen]]:
     """Two tablets at 360 px, each its own profile: cv.vg.001's and cv.vg.002's, logged in
     and synced (the shared household pulled)."""
-    contexts = [browser.new_context(viewport={"width": WIDTH, "height": 800}) for _ in range(2)]
+    contexts = [
+        browser.new_context(viewport={"width": WIDTH, "height": 800}, **TABLET) for _ in range(2)
+    ]
     screens = [Screen(c.new_page()).watch() for c in contexts]
     try:
         for screen, user in zip(screens, (CANVASSER, OTHER), strict=True):
@@ -405,7 +427,7 @@ def rows(page: Any) -> dict[str, str]:
 
 
 def test_two_tablets_one_house_the_supervisor_settles_and_both_tablets_follow(
-    tablets: list[Screen], world: Any, client: Any, shared: str, sv: Supervisor
+    tablets: list[Screen], shared: str, sv: Supervisor
 ) -> None:
     first, second = (screen.page for screen in tablets)
 
@@ -439,13 +461,17 @@ def test_two_tablets_one_house_the_supervisor_settles_and_both_tablets_follow(
     sv.post(f"/api/v1/households/{made[OTHER]}/merge", {"into": made[CANVASSER]})
     assert sv.open_conflicts() == []
 
-    # The household both tablets hold is changed on both, from the same version. No screen
-    # edits a household, so these two changes go through the API, as the two canvassers'
-    # tablets: the later one is applied and a conflict recorded for the supervisor.
-    for user, head in ((CANVASSER, "Nguyễn Văn Bá"), (OTHER, "Nguyễn Văn Ba (con)")):
-        tablet = Tablet(world, client, user)
-        change = tablet.mutation("household.upsert", shared, {"head_name": head}, base_version=1)
-        tablet.push([change])
+    # The household both tablets hold is changed on both, offline, on its edit screen, from
+    # the same version: each canvasser puts another head of household. Both sync, one after
+    # the other: the later change is applied and a conflict recorded for the supervisor.
+    for page, head in ((first, "Nguyễn Văn Bá"), (second, "Nguyễn Văn Ba (con)")):
+        page.context.set_offline(True)
+        open_list(page, GROUP_A1)
+        edit_head(page, shared, head)
+        page.wait_for_selector("#waiting[data-waiting='1']")
+    for page in (first, second):
+        page.context.set_offline(False)
+        page.wait_for_selector("#waiting[data-waiting='0']", timeout=SYNC_TIMEOUT)
     (conflict,) = sv.open_conflicts()
     assert (conflict["kind"], conflict["entity_id"]) == ("field_conflict", shared)
     assert set(conflict["fields"]) == {"head_name"}

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import TABLET
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "field_server" / "web" / "app"
 VECTORS = ROOT / "tests" / "vectors"
@@ -90,7 +92,7 @@ def static_server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def js_results(browser: Any, static_server: str) -> Iterator[dict[str, dict[str, Any]]]:
     """Run the page once; every result by name, and the page's console errors under ''."""
-    context = browser.new_context()
+    context = browser.new_context(**TABLET)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

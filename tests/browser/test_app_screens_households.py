@@ -1,6 +1,7 @@
 """The canvassers' app's router and its first screens (docs/app.md#screens): my groups, a
-group's households (walking order, marks, search) and a new household (duplicate warning,
-field checks, GPS, saved offline and synced once).
+group's households (walking order, marks, search), a new household (duplicate warning,
+field checks, GPS, saved offline and synced once) and a household's edit screen (only the
+changed fields saved, on the version the tablet holds; checked as typed).
 
 The app runs whole, as on a tablet: /app/ from the live server, a canvasser logging in on the
 login screen, the households made on the server first by another canvasser's tablet (the API,
@@ -140,7 +141,7 @@ def test_households_come_in_walking_order_with_their_marks(pages, world, seeded)
     def row(address: str) -> Any:
         return page.locator(f"a.household[data-household='{seeded[address]}']")
 
-    assert "Đã thăm" in row("Số 6, ngõ 7").inner_text()
+    assert "Đã đến" in row("Số 6, ngõ 7").inner_text()
     assert "Ưu tiên" in row("Số 5, ngõ 7").inner_text()
     assert "Vắng nhà" in row("Số 4, ngõ 7").inner_text()
     come_back = row("Số 3, ngõ 7").locator(".mark-revisit")
@@ -278,6 +279,171 @@ def test_a_household_saved_offline_shows_in_the_list_and_reaches_the_server_once
         f"() => !document.querySelector(\"a.household[data-household='{new_id}']\")"
         ".textContent.includes('chưa gửi')"
     )
+
+
+# --- a household's edit screen ---------------------------------------------------------------
+
+
+def waiting_mutations(page: Any) -> list[dict[str, Any]]:
+    """The canvasser's outbox as the tablet holds it, read in the page through store.js."""
+    return list(
+        page.evaluate(
+            """async (user) => {
+                const { open } = await import(new URL("js/store.js", document.baseURI).href);
+                const store = await open();
+                try {
+                    return await store.waiting(user);
+                } finally {
+                    store.close();
+                }
+            }""",
+            USER,
+        )
+    )
+
+
+def forgive_offline(pages: Any) -> None:
+    """The browser reports each request the app tried with no network; nothing else may be in
+    the console."""
+    tried = [e for e in pages.console_errors if e.endswith("net::ERR_INTERNET_DISCONNECTED")]
+    assert len(tried) == len(pages.console_errors), pages.console_errors
+    pages.console_errors.clear()
+
+
+def open_edit(page: Any, household: str) -> Any:
+    """From the group's list: the household's page, then its "Sửa thông tin hộ" link."""
+    page.locator(f"a.household[data-household='{household}']").click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    page.get_by_role("link", name="Sửa thông tin hộ").click()
+    page.wait_for_selector("body[data-shown=household-edit]")
+    page.wait_for_function(f"() => location.hash === '#/household-edit/{household}'")
+    return page
+
+
+def test_a_household_edited_offline_saves_only_its_changes_on_the_version_it_holds(
+    pages, world, client, seeded
+):
+    page = open_app(pages, world)
+    page.wait_for_selector(f"a.group[data-group='{GROUP_A1}'][data-households='7']")
+    context = page.context
+    context.grant_permissions(["geolocation"], origin=pages.base)
+    context.set_geolocation({"latitude": 20.9512345, "longitude": 105.9409876, "accuracy": 8})
+    household = seeded["Số 2, ngõ 7"]
+    open_group(page)
+    page.locator(f"a.household[data-household='{household}']").click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    link = page.get_by_role("link", name="Sửa thông tin hộ")
+    box = link.bounding_box()
+    assert box is not None and box["height"] >= 48  # a thumb's target, at the door
+    assert horizontal_overflow(page) == 0 and serious_violations(page) == []
+    link.click()
+    page.wait_for_selector("body[data-shown=household-edit]")
+
+    # The form holds the household as the tablet knows it.
+    assert page.get_by_role("heading", name="Sửa thông tin hộ").is_visible()
+    assert page.get_by_label("Địa chỉ").input_value() == "Số 2, ngõ 7"
+    assert page.get_by_label("Họ tên chủ hộ").input_value() == "Lê Văn Đức"
+    assert page.get_by_label("Số điện thoại").input_value() == ""
+    assert page.get_by_label("Thuộc tổ").input_value() == GROUP_A1
+    assert page.locator("#hh-position").inner_text() == "20.950000, 105.940000"
+
+    context.set_offline(True)
+    page.get_by_label("Họ tên chủ hộ").fill("Lê Văn Đức (con)")
+    page.get_by_label("Số điện thoại").fill("0912 345 678")
+    page.get_by_role("button", name="Lấy vị trí").click()
+    page.wait_for_selector("#hh-position[data-lat]")
+    page.get_by_role("button", name="Lưu sửa đổi").click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    assert page.evaluate("location.hash") == f"#/visit-new/{household}"  # back to the household
+    assert page.locator("#notice").inner_text() == "Đã lưu"
+    assert "Lê Văn Đức (con)" in page.locator(".household-head").inner_text()
+    page.wait_for_selector("#waiting[data-waiting='1']")
+
+    # One household.upsert: the changed fields only, on the version pulled (1).
+    (mutation,) = waiting_mutations(page)
+    assert (mutation["type"], mutation["id"], mutation["base_version"]) == (
+        "household.upsert",
+        household,
+        1,
+    )
+    assert mutation["data"] == {
+        "head_name": "Lê Văn Đức (con)",
+        "phone": "0912 345 678",
+        "lat": 20.951235,
+        "lon": 105.940988,
+    }
+
+    # Back: the list (the form is not in the way), the household marked as not yet sent.
+    page.locator("#back").click()
+    page.wait_for_selector("body[data-shown=households]")
+    row = page.locator(f"a.household[data-household='{household}']")
+    assert "Lê Văn Đức (con)" in row.inner_text() and "chưa gửi" in row.inner_text()
+
+    context.set_offline(False)  # the app syncs when the network comes back
+    page.wait_for_selector("#waiting[data-waiting='0']", timeout=60_000)
+    forgive_offline(pages)
+    (on_server,) = [h for h in server_households(world, client) if h["id"] == household]
+    assert on_server["address"] == "Số 2, ngõ 7" and on_server["group"] == GROUP_A1
+    assert on_server["head_name"] == "Lê Văn Đức (con)" and on_server["phone"] == "0912 345 678"
+    assert (on_server["lat"], on_server["lon"]) == (20.951235, 105.940988)
+
+
+def test_the_edit_form_checks_as_typed_and_saves_nothing_invalid_or_unchanged(pages, world, seeded):
+    page = open_app(pages, world)
+    page.wait_for_selector(f"a.group[data-group='{GROUP_A1}'][data-households='7']")
+    household = seeded["Số 1, ngõ 7"]
+    open_edit(open_group(page), household)
+    page.context.set_offline(True)  # what is saved stays in the outbox, to be read there
+    save = page.get_by_role("button", name="Lưu sửa đổi")
+    summary = page.locator("form[data-form=household-edit] p[role=alert]")
+
+    # The server's checks, in its Vietnamese words, as the canvasser types (no tap on save).
+    address = page.get_by_label("Địa chỉ")
+    address.fill("   ")
+    assert page.locator("[data-error-for=address]").inner_text() == (
+        "Phải là chuỗi ký tự không rỗng."
+    )
+    assert address.get_attribute("aria-invalid") == "true"
+    page.get_by_label("Số điện thoại").fill("gọi cho tôi")
+    assert page.locator("[data-error-for=phone]").inner_text() == (
+        "Chỉ gồm chữ số, dấu cách và + - . ( ), tối đa 32 ký tự, hoặc để trống."
+    )
+    assert summary.inner_text() == ""  # the line under the form waits for a save
+
+    # Saving while invalid saves nothing: the line says so and the first field takes the focus.
+    save.click()
+    assert summary.inner_text() == "Hãy sửa các ô được đánh dấu."
+    assert page.evaluate("document.activeElement.id") == "hh-address"
+    assert page.evaluate("document.body.dataset.shown") == "household-edit"
+    assert waiting_mutations(page) == []
+    assert page.locator("#waiting").get_attribute("data-waiting") == "0"
+    check_screen(page, "household-edit")
+
+    # Put right as typed.
+    address.fill("Số 1, ngõ 7")
+    page.get_by_label("Số điện thoại").fill("")
+    assert page.locator("[data-error-for=address]").inner_text() == ""
+    assert page.locator("[data-error-for=phone]").inner_text() == ""
+    assert summary.inner_text() == ""
+
+    # Typed back as stored: nothing changed, nothing saved, the form stays.
+    save.click()
+    assert summary.inner_text() == "Chưa có gì thay đổi."
+    assert page.evaluate("document.body.dataset.shown") == "household-edit"
+    assert waiting_mutations(page) == []
+
+    # The household leaves its group: only that is saved.
+    page.get_by_label("Thuộc tổ").select_option(label="Chưa thuộc tổ nào")
+    save.click()
+    page.wait_for_selector("body[data-shown=visit-new]")
+    (mutation,) = waiting_mutations(page)
+    assert (mutation["type"], mutation["id"], mutation["base_version"]) == (
+        "household.upsert",
+        household,
+        1,
+    )
+    assert mutation["data"] == {"group": None}
+    forgive_offline(pages)
 
 
 # --- 5,000 households ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 
 from tests.api.sync_helpers import GROUP_A1, WARD_A, Tablet
 from tests.browser.app_screens.serving import open_frame, serve
-from tests.browser.conftest import horizontal_overflow, screenshot, serious_violations
+from tests.browser.conftest import TABLET, horizontal_overflow, screenshot, serious_violations
 
 USER = "cv.vg.001"
 COUNTS = (
@@ -48,7 +48,7 @@ def tablet(
     browser: Any, live_server: str, world: Any, seeded: list[str], console: list[str]
 ) -> Iterator[Any]:
     """The frame at 360 px, cv.vg.001 logged in and synced (the households pulled)."""
-    context = browser.new_context(viewport={"width": 360, "height": 800})
+    context = browser.new_context(viewport={"width": 360, "height": 800}, **TABLET)
     serve(context, live_server)
     page = open_frame(context, live_server, console)
     page.evaluate("([u, p]) => T.login(u, p)", [USER, world.passwords[USER]])
@@ -106,7 +106,7 @@ def record(page: Any, household: str, outcome: str, taps: dict[str, int] | None 
     page.check(f"[data-outcome='{outcome}'] input")
     for name, times in (taps or {}).items():
         step(page, name, "+", times)
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     page.wait_for_selector("body[data-shown='stub:households']")
 
 
@@ -125,7 +125,7 @@ def test_a_visit_with_steppers_is_checked_as_typed_and_saved(
     page = tablet
     go(page, f"#/visit-new/{seeded[0]}", "visit-new")
     assert page.locator(".household-address").inner_text() == "Số 1, ngõ 7"
-    assert page.get_by_text("Chưa có lượt thăm nào.").is_visible()
+    assert page.get_by_text("Chưa có lượt đến nhà nào.").is_visible()
     checked(page, "visit-new")
     page.get_by_label("Đã cài", exact=True).check()
     for name, times in INSTALLED.items():
@@ -135,7 +135,7 @@ def test_a_visit_with_steppers_is_checked_as_typed_and_saved(
     error = page.locator("[data-error-for=smartphones]")
     assert error.inner_text() == "Số điện thoại thông minh nhiều hơn số người trưởng thành (4)."
     assert page.locator("[data-error-for=adults]").inner_text() == ""
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     assert (
         page.locator("[data-summary]").inner_text() == "Hãy sửa các lỗi được ghi bên cạnh từng ô."
     )
@@ -144,7 +144,7 @@ def test_a_visit_with_steppers_is_checked_as_typed_and_saved(
     checked(page, "visit-new-error")
     step(page, "smartphones", "-", 2)
     assert error.inner_text() == ""
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     # Saved: the frame's line says so, and the app is back at the group's households.
     page.wait_for_selector("body[data-shown='stub:households']")
     assert page.evaluate("document.body.dataset.args") == GROUP_A1
@@ -179,7 +179,7 @@ def test_the_tablets_position_goes_with_the_visit(
     page.wait_for_selector("[data-position=yes]")
     assert page.locator("[data-position]").inner_text() == "đã có vị trí (sai số khoảng 12 m)"
     page.get_by_label("Vắng nhà", exact=True).check()
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     page.wait_for_selector("body[data-shown='stub:households']")
     wait_waiting(page, 0)
     (visit,) = server_visits(world, client).values()
@@ -196,11 +196,11 @@ def test_offline_visits_wait_and_reach_the_server_once_when_online(
     # "Come back" wants the time of the appointment before it saves.
     go(page, f"#/visit-new/{seeded[2]}", "visit-new")
     page.get_by_label("Hẹn quay lại", exact=True).check()
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     assert page.locator("[data-error-for=come_back_at]").inner_text() == "Bắt buộc phải có."
     page.get_by_label("Hẹn quay lại lúc").fill("2030-08-16T17:30")
     page.get_by_label("Ghi chú").fill("Chủ hộ đi làm, hẹn chiều")
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     page.wait_for_selector("body[data-shown='stub:households']")
 
     go(page, "#/progress", "progress")
@@ -261,10 +261,10 @@ def test_own_visit_corrected_then_voided_reaches_the_server(
     assert corrected["version"] == 2 and corrected["smartphones"] == 3
 
     go(page, f"#/visit/{visit_id}", "visit")
-    page.get_by_role("button", name="Hủy lượt thăm này").click()
+    page.get_by_role("button", name="Hủy lượt đến nhà này").click()
     assert page.locator("#void-reason-error").inner_text() == "Bắt buộc phải có."
     page.get_by_label("Lý do hủy").fill("Ghi nhầm hộ")
-    page.get_by_role("button", name="Hủy lượt thăm này").click()
+    page.get_by_role("button", name="Hủy lượt đến nhà này").click()
     page.wait_for_selector("body[data-shown='stub:households']")
     wait_waiting(page, 0)
     assert server_visits(world, client)[visit_id]["voided"] is True
@@ -323,7 +323,7 @@ def test_refused_records_and_rejected_visits_show_on_rejected(
     message = page.evaluate(f"async () => (await T.app.store.rejected({USER!r}))[0].result.message")
     assert message and "supervisor" not in message  # the server's words, in Vietnamese
     assert message in card.inner_text()
-    assert card.inner_text().startswith("Sửa lượt thăm · Số 1, ngõ 7")
+    assert card.inner_text().startswith("Sửa lượt đến nhà · Số 1, ngõ 7")
     reviewed = page.locator(f"[data-review-rejected='{rejected}']")
     assert "Không gặp được chủ hộ" in reviewed.inner_text()
     assert reviewed.inner_text().startswith("Số 2, ngõ 7")
@@ -374,6 +374,49 @@ def test_switch_user_with_records_waiting_asks_to_sync_first(
     forgive_offline(console)
 
 
+def test_a_hand_over_behind_another_users_records_never_locks_the_tablet(
+    tablet: Any, seeded: list[str], world: Any, client: Any, console: list[str]
+) -> None:
+    """The tablet numbers every user's records in one sequence: when cv.vg.001's records
+    still wait (their session ended before they synced) and cv.vg.002 records more, the
+    server refuses cv.vg.002's sync (`other_user_waiting`) until cv.vg.001 has synced. The
+    hand-over screen must then let cv.vg.002 go, or cv.vg.001 could never log back in."""
+    page = tablet
+    other = "cv.vg.002"
+    page.context.set_offline(True)
+    record(page, seeded[0], "not_home")
+    page.evaluate("T.app.sync.logout()")  # as when a session ends, records kept
+    page.context.set_offline(False)
+    page.evaluate("([u, p]) => T.login(u, p)", [other, world.passwords[other]])
+    page.evaluate("() => T.route()")
+    page.context.set_offline(True)
+    record(page, seeded[1], "refused", {"adults": 1})
+    page.context.set_offline(False)
+    go(page, "#/switch-user", "switch-user")
+    assert page.locator(f"[data-waiting-user='{USER}']").inner_text() == f"{USER}: 1 bản ghi"
+    with page.expect_navigation():  # the sync is refused, and the hand-over goes on
+        page.get_by_role("button", name="Đồng bộ rồi tiếp tục").click()
+    page.wait_for_function(
+        "window.harnessReady === true && document.body.dataset.screen === 'login'"
+    )
+    assert page.evaluate("T.app.store.waitingByUser()") == {USER: 1, other: 1}
+    assert server_visits(world, client) == {}
+    # cv.vg.001 logs back in and sends theirs; then cv.vg.002's go through too.
+    for user in (USER, other):
+        page.evaluate("([u, p]) => T.login(u, p)", [user, world.passwords[user]])
+        page.evaluate(f"T.settled({user!r}, 0)")
+        page.evaluate("T.app.sync.logout()")
+    assert sorted(v["canvasser"] for v in server_visits(world, client).values()) == [
+        USER,
+        other,
+    ]
+    # The browser reports each refused push (409 other_user_waiting) as a failed load.
+    refused = "Failed to load resource: the server responded with a status of 409 (CONFLICT)"
+    assert refused in console
+    console[:] = [line for line in console if line != refused]
+    forgive_offline(console)
+
+
 def test_the_app_routes_to_the_screens(
     pages: Any, seeded: list[str], world: Any, client: Any
 ) -> None:
@@ -390,7 +433,7 @@ def test_the_app_routes_to_the_screens(
     step(page, "adults", "+", 2)
     step(page, "smartphones", "+", 1)
     synced = page.get_attribute("#last-sync", "data-last-sync")
-    page.get_by_role("button", name="Lưu lượt thăm").click()
+    page.get_by_role("button", name="Lưu lượt đến nhà").click()
     page.wait_for_selector("body[data-shown='households']")
     assert page.locator("#notice").inner_text() == "Đã lưu"
     # The sync the save started has ended (a later last sync), nothing left waiting.

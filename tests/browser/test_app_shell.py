@@ -252,6 +252,7 @@ STUB_STORE = """
 export function open() { return Promise.resolve(new Store()); }
 class Store {
   async waitingCount(user) { return user === "cv.stub" ? window.__stub.waiting : 0; }
+  async waitingByUser() { const n = window.__stub.waiting; return n ? { "cv.stub": n } : {}; }
   async syncState(user) { return { last_sync_at: window.__stub.last_sync_at }; }
   async units(user) { return []; }
   async households(user) { return []; }

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser.app_js.serving import NOWHERE, open_page, serve
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, TABLET
 
 WARD = "gso-2020:12019"
 GROUP = "gso-2020:12019-01"
@@ -31,7 +31,7 @@ SAVE_HOUSEHOLD_AND_VISITS = """async ([user, n]) => {
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
-    opened = browser.new_context()
+    opened = browser.new_context(**TABLET)
     serve(opened, NOWHERE)
     try:
         yield opened
@@ -84,7 +84,11 @@ def test_the_outbox_survives_closing_the_browser(browser: Any, tmp_path: Path) -
 
     def launch() -> Any:
         context = browser.browser_type.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            **TABLET,
         )
         serve(context, NOWHERE)
         return context

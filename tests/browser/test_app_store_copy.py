@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser.app_js.serving import NOWHERE, open_page, serve
+from tests.browser.conftest import TABLET
 
 WARD = "gso-2020:12019"
 GROUP = "gso-2020:12019-01"
@@ -23,7 +24,7 @@ USER = "cv.vg.001"
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
+    context = browser.new_context(**TABLET)
     serve(context, NOWHERE)
     errors: list[str] = []
     try:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.sync_helpers import GROUP_A1, WARD_A, Tablet
 from tests.browser.app_js.serving import open_page, serve
+from tests.browser.conftest import TABLET
 
 USER = "cv.vg.001"  # the whole ward A
 
@@ -37,7 +38,7 @@ def console() -> list[str]:
 @pytest.fixture
 def tablet(browser: Any, live_server: str, world: Any, console: list[str]) -> Iterator[Any]:
     """The app's page on the live server's origin, logged in as USER and synced once."""
-    context = browser.new_context()
+    context = browser.new_context(**TABLET)
     serve(context, live_server)
     errors = console
     page = open_page(context, live_server, errors)

@@ -344,7 +344,7 @@ def test_push_results_are_translated_in_place():
     assert translate_result(applied, "vi") is applied
     shown = translate_result(rejected, "vi")
     assert list(shown) == list(rejected)
-    assert shown["message"] == "Lượt thăm hộ không hợp lệ."
+    assert shown["message"] == "Lượt đến nhà không hợp lệ."
     assert shown["errors"] == {"outcome": ["Bắt buộc phải có."]}
     assert rejected["message"] == "The visit is invalid."  # the ledger's copy is untouched
     assert translate_result(rejected, "en") is rejected

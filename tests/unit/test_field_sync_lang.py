@@ -94,7 +94,7 @@ def test_a_refusal_here_is_told_in_the_chosen_language(run):
     bad = run("--lang", "vi", "visit", "add", "--household", household, "--outcome", "installed")
     assert bad.exit_code == 2
     assert bad.stderr.startswith(
-        "Lỗi: validation_failed: Các số liệu của lượt thăm hộ không hợp lệ. "
+        "Lỗi: validation_failed: Các số liệu của lượt đến nhà không hợp lệ. "
         "(adults: Bắt buộc khi kết quả là installed., "
     )
     english = run("--lang", "en", "visit", "add", "--household", household, "--outcome",

@@ -189,7 +189,7 @@ test("outbox: every acknowledged status takes a mutation out; rejected moves it 
   const statuses = [...ACKNOWLEDGED, "rejected"];
   const outbox = filled(statuses.length + 1);
   const results = statuses.map((status, i) => ({ mutation_id: i + 1, status, id: `v-${i}` }));
-  const rejectedResult = { ...results[4], code: "validation_failed", message: "Lượt thăm hộ không hợp lệ.",
+  const rejectedResult = { ...results[4], code: "validation_failed", message: "Lượt đến nhà không hợp lệ.",
     errors: { outcome: ["Bắt buộc phải có."] } };
   results[4] = rejectedResult;
   const answer = applyResults(outbox, results);

@@ -29,6 +29,7 @@ const SCREENS = [
   "groups",
   "households",
   "household-new",
+  "household-edit",
   "visit-new",
   "visit",
   "progress",
@@ -46,6 +47,7 @@ const TEXT = {
   failed: "Không thực hiện được: ",
   storage: "Không mở được bộ nhớ của ứng dụng trên máy này: ",
   screenFailed: "Không mở được màn hình này: ",
+  waitingOf: "Bản ghi chờ gửi trên máy này (người ghi cần đăng nhập và đồng bộ): ",
 };
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -349,13 +351,34 @@ class Frame {
 
   /** @param {string | null} user @returns {Promise<Status>} */
   async status(user) {
-    if (!user) return { user, waiting: 0, last_sync_at: null, syncing: false, error: null };
+    if (!user) return { user, waiting: await this.waitingOnTablet(), last_sync_at: null, syncing: false, error: null };
     const [waiting, state] = await Promise.all([this.store.waitingCount(user), this.store.syncState(user)]);
     return { user, waiting, last_sync_at: (state && state.last_sync_at) || null, syncing: false, error: null };
   }
 
+  /**
+   * With nobody logged in, what waits is every user's: a session that ended (or a hand-over)
+   * leaves records on the tablet, and the login says whose, so the right person logs in.
+   */
+  async waitingOnTablet() {
+    const byUser = await this.store.waitingByUser();
+    const line = $("login-waiting");
+    const users = Object.entries(byUser);
+    line.hidden = users.length === 0;
+    line.textContent = TEXT.waitingOf + users.map(([user, n]) => `${user} (${n})`).join(", ");
+    return users.reduce((sum, [, n]) => sum + n, 0);
+  }
+
   /** The header as the status says. @param {Status} status */
   render(status) {
+    if (!status.user) {
+      // The sync's own event knows no user's outbox then: count the tablet's.
+      this.waitingOnTablet().then((n) => {
+        if (this.sync.user) return; // someone logged in meanwhile
+        $("waiting").textContent = String(n);
+        $("waiting").dataset.waiting = String(n);
+      });
+    }
     const waiting = $("waiting");
     waiting.textContent = String(status.waiting);
     waiting.dataset.waiting = String(status.waiting);

@@ -16,6 +16,34 @@ import { MAX_BATCH } from "./outbox.js";
 /** 401 codes after which the stored session is dead: only a new login helps. */
 const SESSION_ENDED = ["refresh_reused", "token_invalid", "device_revoked", "token_expired"];
 
+/**
+ * The messages of the errors this module makes itself, in the Sync's `lang` (the server's
+ * own come in its answers, asked for in the same language): the app shows them to the
+ * canvasser as they are.
+ */
+const TEXTS = {
+  en: {
+    not_logged_in: "Log in first.",
+    session_over: "Log in again; nothing recorded is lost.",
+    incomplete_answer: "The server answered without results; the records stay waiting.",
+    other_user_waiting: "{owner} must sync the records waiting on this tablet first.",
+    mutation_gap:
+      "The server expects mutation {expected} next, but this tablet's next is {start}; " +
+      "mutations are never renumbered: ask a supervisor to check this device.",
+    cursor_stuck: "The server said has_more but gave no new cursor.",
+  },
+  vi: {
+    not_logged_in: "Hãy đăng nhập trước.",
+    session_over: "Hãy đăng nhập lại; dữ liệu đã ghi không bị mất.",
+    incomplete_answer: "Máy chủ trả lời nhưng thiếu kết quả; các bản ghi vẫn chờ gửi.",
+    other_user_waiting: "{owner} cần đăng nhập và đồng bộ các bản ghi đang chờ gửi trên máy này trước.",
+    mutation_gap:
+      "Máy chủ cần thay đổi số {expected} tiếp theo, nhưng thay đổi tiếp theo của máy này là số {start}; " +
+      "các thay đổi không bao giờ được đánh số lại: hãy nhờ giám sát viên kiểm tra máy này.",
+    cursor_stuck: "Máy chủ báo has_more nhưng không gửi con trỏ mới.",
+  },
+};
+
 export class SyncError extends Error {
   /** @param {string} code @param {string} message @param {any} [answer] */
   constructor(code, message, answer = null) {
@@ -58,6 +86,7 @@ export class Sync extends EventTarget {
     super();
     this.store = store;
     this.request = createApi({ fetch, base, lang });
+    this.lang = lang;
     this.now = now;
     this.sleep = sleep;
     this.random = random;
@@ -76,6 +105,15 @@ export class Sync extends EventTarget {
     this.again = null;
     /** @type {(() => void) | null} */
     this.stopTriggers = null;
+  }
+
+  /**
+   * One of this module's messages in `lang` (English for a language it lacks).
+   * @param {keyof typeof TEXTS.en} key @param {Record<string, unknown>} [values]
+   */
+  say(key, values = {}) {
+    const texts = TEXTS[/** @type {keyof typeof TEXTS} */ (this.lang)] || TEXTS.en;
+    return texts[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
   }
 
   /** Tell the screens something changed: 'status' {user, waiting, last_sync_at, error, syncing}. */
@@ -104,7 +142,7 @@ export class Sync extends EventTarget {
       let token = null;
       if (auth) {
         const session = this.user && (await this.store.session(this.user));
-        if (!session) throw new SyncError("not_logged_in", "Log in first.");
+        if (!session) throw new SyncError("not_logged_in", this.say("not_logged_in"));
         token = session.access_token;
       }
       let answer;
@@ -159,16 +197,29 @@ export class Sync extends EventTarget {
     return Number.isNaN(when) ? null : Math.max(0, when - this.now());
   }
 
-  /** @param {import("./api.js").Answer} answer */
+  /**
+   * A 401 the sync cannot get past. One that ends the session (SESSION_ENDED) logs the user
+   * out of the tablet as `logout` does: triggers stopped, tokens and the "last logged in"
+   * mark dropped, their outbox and copy kept. Nobody is logged in then, so the status event
+   * that carries this error says user null and the app shows its login: only a new login
+   * helps, and keeping the user would leave the app on screens whose every sync fails, with
+   * no way to the login while records wait (switch-user asks for a sync first).
+   * @param {import("./api.js").Answer} answer
+   */
   async sessionOver(answer) {
-    if (this.user && SESSION_ENDED.includes(answer.code || "")) await this.store.saveSession(this.user, null);
-    return new SyncError(answer.code || "not_logged_in", answer.body?.message || "Log in again; nothing recorded is lost.", answer);
+    const user = this.user;
+    if (user && SESSION_ENDED.includes(answer.code || "")) {
+      this.stop();
+      this.user = null;
+      await this.store.logout(user);
+    }
+    return new SyncError(answer.code || "not_logged_in", answer.body?.message || this.say("session_over"), answer);
   }
 
   async refresh() {
     const user = /** @type {string} */ (this.user);
     const session = await this.store.session(user);
-    if (!session) throw new SyncError("not_logged_in", "Log in first.");
+    if (!session) throw new SyncError("not_logged_in", this.say("not_logged_in"));
     const { device_id } = await this.store.device();
     // device_id lets the server recognise a retry after a lost answer (docs/api-auth.md).
     const answer = await this.call("POST", "/auth/refresh", {
@@ -235,7 +286,7 @@ export class Sync extends EventTarget {
       await this.emit();
       if (tally.unanswered === batch.length) {
         // A 200 that answers none of the batch would make us loop forever.
-        throw new SyncError("incomplete_answer", "The server answered without results; the records stay waiting.", answer);
+        throw new SyncError("incomplete_answer", this.say("incomplete_answer"), answer);
       }
     }
   }
@@ -249,14 +300,9 @@ export class Sync extends EventTarget {
     const expected = answer.body?.details?.expected;
     const owner = typeof expected === "number" ? await this.store.ownerOf(expected) : null;
     if (owner && owner !== this.user) {
-      return new SyncError("other_user_waiting", `${owner} must sync the records waiting on this tablet first.`, answer);
+      return new SyncError("other_user_waiting", this.say("other_user_waiting", { owner }), answer);
     }
-    return new SyncError(
-      "mutation_gap",
-      `The server expects mutation ${expected} next, but this tablet's next is ${start}; ` +
-        "mutations are never renumbered: ask a supervisor to check this device.",
-      answer,
-    );
+    return new SyncError("mutation_gap", this.say("mutation_gap", { expected, start }), answer);
   }
 
   // --- pull -----------------------------------------------------------------------------
@@ -281,7 +327,7 @@ export class Sync extends EventTarget {
       await this.store.applyPull(user, page);
       pages += 1;
       if (!page.has_more) return pages;
-      if (!page.cursor || page.cursor === cursor) throw new SyncError("cursor_stuck", "The server said has_more but gave no new cursor.");
+      if (!page.cursor || page.cursor === cursor) throw new SyncError("cursor_stuck", this.say("cursor_stuck"));
     }
   }
 
@@ -308,7 +354,7 @@ export class Sync extends EventTarget {
     }
     this.running = (async () => {
       try {
-        if (!this.user) throw new SyncError("not_logged_in", "Log in first.");
+        if (!this.user) throw new SyncError("not_logged_in", this.say("not_logged_in"));
         await this.emit();
         const pushed = await this.push();
         const pages = await this.pull();

@@ -29,7 +29,7 @@ const TEXT = {
   title: "Tổ của tôi",
   noGroup: "Hộ chưa thuộc tổ",
   households: (/** @type {number} */ n) => `${n} hộ`,
-  visited: (/** @type {number} */ n) => `${n} đã thăm`,
+  visited: (/** @type {number} */ n) => `${n} đã đến`,
   revisits: (/** @type {number} */ n) => `${n} cần quay lại`,
   empty: "Chưa có tổ nào trên máy. Bấm Đồng bộ khi có mạng để tải danh sách.",
   more: "Khác",

@@ -9,13 +9,21 @@
  * version 0, a new id), then on to the visit at the new household.
  *
  * A ward's ref instead of a group's makes a household of that ward with no group.
+ *
+ * The duplicate warning looks addresses up in an index of the ward's households made from
+ * the copy kept in memory (store.js `copy`) the first time an address is typed, and kept as
+ * long as that copy: opening the screen reads no household, and each household's address is
+ * normalised once (`normalOf`), however often the index is made again.
+ *
+ * Also the household form's parts, which the household's edit screen (household-edit.js)
+ * shares: `TEXT`, `field`, `orNull`, `positionField` and `showErrors`.
  */
 import { normaliseAddress } from "../address.js";
 import { householdErrors, pyStrip, sayErrors } from "../rules.js";
 import { newId } from "../store.js";
 import { el, unitsOf } from "./households.js";
 
-const TEXT = {
+export const TEXT = {
   title: "Hộ mới",
   in: "Thuộc",
   address: "Địa chỉ",
@@ -28,6 +36,7 @@ const TEXT = {
   noPosition: "Chưa có vị trí.",
   at: (/** @type {number} */ lat, /** @type {number} */ lon, /** @type {number} */ accuracy) =>
     `${lat.toFixed(6)}, ${lon.toFixed(6)} (sai số khoảng ${Math.round(accuracy)} m)`,
+  stored: (/** @type {number} */ lat, /** @type {number} */ lon) => `${lat.toFixed(6)}, ${lon.toFixed(6)}`,
   noGps: "Máy này không lấy được vị trí.",
   denied: "Ứng dụng chưa được phép lấy vị trí: hãy cho phép trong cài đặt trình duyệt.",
   unavailable: "Không xác định được vị trí. Hãy ra chỗ thoáng và thử lại.",
@@ -48,7 +57,7 @@ const TEXT = {
 const GPS_OPTIONS = { enableHighAccuracy: true, timeout: 30_000, maximumAge: 0 };
 
 /** A form field with its label and its error line. @param {string} id @param {string} text */
-function field(id, text, type = "text") {
+export function field(id, text, type = "text") {
   const label = /** @type {HTMLLabelElement} */ (el("label", "", text));
   label.htmlFor = id;
   const input = /** @type {HTMLInputElement} */ (el("input"));
@@ -63,7 +72,116 @@ function field(id, text, type = "text") {
 }
 
 /** @param {string} text @returns {string | null} */
-const orNull = (text) => (pyStrip(text) === "" ? null : text.trim());
+export const orNull = (text) => (pyStrip(text) === "" ? null : text.trim());
+
+/**
+ * The position's fieldset: "Lấy vị trí" asks for a fresh reading and shows it with its
+ * accuracy; a refusal, no fix or a timeout says so. `value()` is the reading taken, or null.
+ * @param {{lat: number, lon: number} | null} [known] the position already stored, shown until
+ *   a reading replaces it
+ */
+export function positionField(known = null) {
+  const gps = el("fieldset", "gps");
+  const legend = el("legend", "", TEXT.position);
+  const locate = /** @type {HTMLButtonElement} */ (el("button", "secondary", TEXT.locate));
+  locate.type = "button";
+  const before = known ? TEXT.stored(known.lat, known.lon) : TEXT.noPosition;
+  const where = el("p", "position", before);
+  where.id = "hh-position";
+  where.setAttribute("aria-live", "polite");
+  const error = el("p", "error");
+  error.dataset.errorFor = "lat";
+  gps.append(legend, locate, where, error);
+
+  /** @type {{lat: number, lon: number, accuracy: number} | null} */
+  let position = null;
+  locate.addEventListener("click", () => {
+    error.textContent = "";
+    if (!("geolocation" in navigator)) {
+      error.textContent = TEXT.noGps;
+      return;
+    }
+    locate.disabled = true;
+    where.textContent = TEXT.locating;
+    navigator.geolocation.getCurrentPosition(
+      (found) => {
+        locate.disabled = false;
+        const { latitude, longitude, accuracy } = found.coords;
+        // Six decimals is about 10 cm: more says nothing a phone's GPS knows.
+        position = { lat: Number(latitude.toFixed(6)), lon: Number(longitude.toFixed(6)), accuracy };
+        where.textContent = TEXT.at(position.lat, position.lon, accuracy);
+        where.dataset.lat = String(position.lat);
+        where.dataset.lon = String(position.lon);
+        where.dataset.accuracy = String(Math.round(accuracy));
+        gps.dispatchEvent(new Event("input", { bubbles: true })); // a form checking as typed sees it
+      },
+      (failure) => {
+        locate.disabled = false;
+        where.textContent = position ? TEXT.at(position.lat, position.lon, position.accuracy) : before;
+        error.textContent =
+          failure.code === failure.PERMISSION_DENIED ? TEXT.denied : failure.code === failure.TIMEOUT ? TEXT.timeout : TEXT.unavailable;
+      },
+      GPS_OPTIONS,
+    );
+  });
+  return { node: gps, error, value: () => (position ? { lat: position.lat, lon: position.lon } : null) };
+}
+
+/**
+ * rules.js's errors beside their fields, in Vietnamese (the server's words), each input
+ * marked aria-invalid or not. Answers `summary`, the line for under the form ("" when there
+ * is no error: TEXT.fix, then the messages of fields not on the form), and `first`, the first
+ * input in error, for the focus.
+ * @param {import("../rules.js").Errors} errors
+ * @param {Record<string, HTMLElement>} lines field -> its error line (lat and lon share one)
+ * @param {Record<string, HTMLElement>} inputs field -> its input
+ */
+export function showErrors(errors, lines, inputs) {
+  const said = sayErrors(errors, "vi");
+  for (const [name, line] of Object.entries(lines)) {
+    if (name === "lon" && said.lat) continue; // the line lat and lon share keeps lat's message
+    line.textContent = (said[name] || []).join(" ");
+  }
+  for (const [name, input] of Object.entries(inputs)) input.setAttribute("aria-invalid", String(!!said[name]));
+  const problems = Object.keys(said);
+  const other = problems.filter((name) => !(name in lines));
+  const summary = problems.length ? TEXT.fix + (other.length ? ` ${other.map((n) => said[n].join(" ")).join(" ")}` : "") : "";
+  return { summary, first: problems.map((n) => inputs[n]).find(Boolean) || null };
+}
+
+/** Each household row's normalised address: rows of the copy are never changed (store.js). */
+const normalOf = new WeakMap();
+
+/**
+ * The ward's households by normalised address, per user, with the copy it was made from.
+ * @type {Map<string, {copy: any, ward: string, byAddress: Map<string, any[]>}>}
+ */
+const kept = new Map();
+
+/**
+ * The households of `ward` in the user's copy, by normalised address: the index kept while
+ * the copy is the same, else made again (a saved household gives a new copy whose other rows
+ * are the same objects, whose addresses `normalOf` already holds).
+ * @param {any} store @param {string} user @param {string} ward
+ * @returns {Promise<Map<string, any[]>>}
+ */
+async function addressIndex(store, user, ward) {
+  const copy = await store.copy(user);
+  const last = kept.get(user);
+  if (last && last.copy === copy && last.ward === ward) return last.byAddress;
+  /** @type {Map<string, any[]>} */
+  const byAddress = new Map();
+  for (const row of copy.households) {
+    if (row.data.ward !== ward) continue;
+    let key = normalOf.get(row);
+    if (key === undefined) normalOf.set(row, (key = normaliseAddress(row.data.address || "")));
+    const list = byAddress.get(key);
+    if (list) list.push(row);
+    else byAddress.set(key, [row]);
+  }
+  kept.set(user, { copy, ward, byAddress });
+  return byAddress;
+}
 
 /**
  * @param {HTMLElement} main
@@ -82,17 +200,6 @@ export async function show(main, ctx, ref = "") {
   const group = unit.level === "group" ? ref : null;
   main.append(el("p", "where", `${TEXT.in}: ${unit.name}${unit.level === "group" && units.get(ward) ? `, ${units.get(ward).name}` : ""}`));
 
-  // The ward's households by normalised address, for the duplicate warning.
-  const wardRows = (await ctx.store.households(ctx.user)).filter((/** @type {any} */ r) => r.data.ward === ward);
-  /** @type {Map<string, any[]>} */
-  const byAddress = new Map();
-  for (const r of wardRows) {
-    const key = normaliseAddress(r.data.address || "");
-    const list = byAddress.get(key);
-    if (list) list.push(r);
-    else byAddress.set(key, [r]);
-  }
-
   const form = /** @type {HTMLFormElement} */ (el("form", "form"));
   form.noValidate = true;
   const address = field("hh-address", TEXT.address);
@@ -110,16 +217,7 @@ export async function show(main, ctx, ref = "") {
   warning.setAttribute("role", "alert");
   warning.hidden = true;
 
-  const gps = el("fieldset", "gps");
-  const legend = el("legend", "", TEXT.position);
-  const locate = /** @type {HTMLButtonElement} */ (el("button", "secondary", TEXT.locate));
-  locate.type = "button";
-  const where = el("p", "position", TEXT.noPosition);
-  where.id = "hh-position";
-  where.setAttribute("aria-live", "polite");
-  const positionError = el("p", "error");
-  positionError.dataset.errorFor = "lat";
-  gps.append(legend, locate, where, positionError);
+  const gps = positionField();
 
   const formError = el("p", "error");
   formError.setAttribute("role", "alert");
@@ -136,26 +234,28 @@ export async function show(main, ctx, ref = "") {
     phone.label,
     phone.input,
     phone.error,
-    gps,
+    gps.node,
     formError,
     save,
   );
   main.append(form);
 
-  /** @type {{lat: number, lon: number, accuracy: number} | null} */
-  let position = null;
-
   /** The households already in the copy at this address (the warning shows them). */
-  function duplicates() {
+  async function duplicates() {
     const text = address.input.value;
     if (!pyStrip(text)) return [];
+    const byAddress = await addressIndex(ctx.store, ctx.user, ward);
     return byAddress.get(normaliseAddress(text)) || [];
   }
 
-  function warn() {
-    const found = duplicates();
+  // Keystrokes answered out of order would show an older address's warning: the last wins.
+  let asked = 0;
+  async function warn() {
+    const turn = ++asked;
+    const found = await duplicates();
+    if (turn !== asked || !main.isConnected) return; // typed on, or the canvasser moved on
     warning.hidden = found.length === 0;
-    save.textContent = found.length ? TEXT.saveAnyway : TEXT.save;
+    if (!save.disabled) save.textContent = found.length ? TEXT.saveAnyway : TEXT.save;
     if (!found.length) {
       warning.replaceChildren();
       return;
@@ -172,43 +272,19 @@ export async function show(main, ctx, ref = "") {
     }
     warning.replaceChildren(el("p", "", TEXT.duplicate), list);
   }
-  address.input.addEventListener("input", warn);
+  const warnSoon = () => {
+    // The warning is advice: the household can be saved whatever becomes of it.
+    warn().catch((error) => console.warn("duplicate warning:", error));
+  };
+  address.input.addEventListener("input", warnSoon);
 
-  locate.addEventListener("click", () => {
-    positionError.textContent = "";
-    if (!("geolocation" in navigator)) {
-      positionError.textContent = TEXT.noGps;
-      return;
-    }
-    locate.disabled = true;
-    where.textContent = TEXT.locating;
-    navigator.geolocation.getCurrentPosition(
-      (found) => {
-        locate.disabled = false;
-        const { latitude, longitude, accuracy } = found.coords;
-        // Six decimals is about 10 cm: more says nothing a phone's GPS knows.
-        position = { lat: Number(latitude.toFixed(6)), lon: Number(longitude.toFixed(6)), accuracy };
-        where.textContent = TEXT.at(position.lat, position.lon, accuracy);
-        where.dataset.lat = String(position.lat);
-        where.dataset.lon = String(position.lon);
-        where.dataset.accuracy = String(Math.round(accuracy));
-      },
-      (error) => {
-        locate.disabled = false;
-        where.textContent = position ? TEXT.at(position.lat, position.lon, position.accuracy) : TEXT.noPosition;
-        positionError.textContent =
-          error.code === error.PERMISSION_DENIED ? TEXT.denied : error.code === error.TIMEOUT ? TEXT.timeout : TEXT.unavailable;
-      },
-      GPS_OPTIONS,
-    );
-  });
-
-  const errorLines = { address: address.error, head_name: head.error, phone: phone.error, lat: positionError, lon: positionError };
+  const errorLines = { address: address.error, head_name: head.error, phone: phone.error, lat: gps.error, lon: gps.error };
   const inputs = { address: address.input, head_name: head.input, phone: phone.input };
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     formError.textContent = "";
+    const position = gps.value();
     const data = {
       ward,
       group,
@@ -218,17 +294,9 @@ export async function show(main, ctx, ref = "") {
       head_name: orNull(head.input.value),
       phone: orNull(phone.input.value),
     };
-    const said = sayErrors(householdErrors(data, { creating: true }), "vi");
-    for (const [name, line] of Object.entries(errorLines)) {
-      if (name === "lon" && said.lat) continue;
-      line.textContent = (said[name] || []).join(" ");
-    }
-    for (const [name, input] of Object.entries(inputs)) input.setAttribute("aria-invalid", String(!!said[name]));
-    const problems = Object.keys(said);
-    if (problems.length) {
-      const other = problems.filter((name) => !(name in errorLines));
-      formError.textContent = TEXT.fix + (other.length ? ` ${other.map((n) => said[n].join(" ")).join(" ")}` : "");
-      const first = problems.map((n) => inputs[/** @type {keyof typeof inputs} */ (n)]).find(Boolean);
+    const { summary, first } = showErrors(householdErrors(data, { creating: true }), errorLines, inputs);
+    if (summary) {
+      formError.textContent = summary;
       if (first) first.focus();
       return;
     }
@@ -239,7 +307,8 @@ export async function show(main, ctx, ref = "") {
       await ctx.store.saveRecord(ctx.user, { type: "household.upsert", id, base_version: 0, data });
     } catch (error) {
       save.disabled = false;
-      warn();
+      save.textContent = TEXT.save;
+      warnSoon(); // "Vẫn lưu hộ mới" again if the address is a known one
       formError.textContent = TEXT.failed + (error instanceof Error ? error.message : String(error));
       return;
     }

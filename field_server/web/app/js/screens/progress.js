@@ -12,7 +12,7 @@ import { UNFINISHED_OUTCOMES, el } from "./visit-new.js";
 
 const TEXT = {
   title: "Kết quả hôm nay",
-  visits: "Lượt thăm hôm nay",
+  visits: "Lượt đến nhà hôm nay",
   installs: "Số người cài Bluezone hôm nay",
   left: "Hộ còn phải đến",
   households: "Tổng số hộ",

@@ -14,19 +14,19 @@ const TEXT = {
   refused: "Máy chủ từ chối",
   noRefused: "Không có bản ghi nào bị máy chủ từ chối.",
   reviewed: "Giám sát viên từ chối",
-  noReviewed: "Không có lượt thăm nào bị giám sát viên từ chối.",
+  noReviewed: "Không có lượt đến nhà nào bị giám sát viên từ chối.",
   reason: "Lý do",
   comment: "Nhận xét",
   noComment: "không có nhận xét",
-  open: "Xem lượt thăm",
-  hint: "Máy chủ vẫn giữ các bản ghi này để giám sát viên xem và sửa. Nếu cần, hãy ghi lại lượt thăm mới.",
+  open: "Xem lượt đến nhà",
+  hint: "Máy chủ vẫn giữ các bản ghi này để giám sát viên xem và sửa. Nếu cần, hãy ghi lại lượt đến nhà mới.",
   unknownHousehold: "hộ không có trên máy",
 };
 
 const KIND = {
-  "visit.create": "Lượt thăm mới",
-  "visit.update": "Sửa lượt thăm",
-  "visit.void": "Hủy lượt thăm",
+  "visit.create": "Lượt đến nhà mới",
+  "visit.update": "Sửa lượt đến nhà",
+  "visit.void": "Hủy lượt đến nhà",
   "household.upsert": "Thông tin hộ",
 };
 

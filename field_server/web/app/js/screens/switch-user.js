@@ -3,7 +3,9 @@
  * tablet (store.waitingByUser). The canvasser logged in must send theirs first: the tablet
  * numbers every user's records in one sequence, so the next user's records would wait behind
  * them at the server (`other_user_waiting`). So with records waiting the only way on is
- * "sync now, then continue"; nothing is ever discarded. Then the user is logged out — the
+ * "sync now, then continue"; nothing is ever discarded. (When the records wait behind another
+ * user's, that sync cannot succeed: the hand-over goes on, so the other user can log in and
+ * send theirs.) Then the user is logged out — the
  * session tokens dropped, the outbox and the copy kept — and the app opens on the login.
  */
 
@@ -64,13 +66,18 @@ export async function show(main, ctx) {
       action.disabled = true;
       if (mine) {
         action.textContent = TEXT.syncing;
+        /** @type {any} */
+        let failure = null;
         try {
           await ctx.sync.syncNow();
-        } catch {
-          // The count below says what is left; the header's status says why.
+        } catch (error) {
+          failure = error; // the count below says what is left; the header's status says why
         }
         const left = await ctx.store.waitingCount(ctx.user);
-        if (left) {
+        // Another user's records wait ahead of these: only that user's sync can send them, so
+        // holding this user here would lock the tablet. Hand over; nothing is discarded.
+        const behindAnother = failure && failure.code === "other_user_waiting";
+        if (left && !behindAnother) {
           busy = false;
           message = TEXT.stillWaiting.replace("{n}", String(left));
           await render();

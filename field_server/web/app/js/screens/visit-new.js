@@ -1,7 +1,8 @@
 /**
- * The visit screen (`#/visit-new/<household id>`): the household at the top with its earlier
- * visits, then the visit's form — the outcome as large buttons, the six counts with − / +
- * steppers, the come-back time, notes — checked by rules.js as the canvasser types, and the
+ * The visit screen (`#/visit-new/<household id>`): the household at the top (with a link to
+ * correct its details, household-edit.js) and its earlier visits, then the visit's form —
+ * the outcome as large buttons, the six counts with − / + steppers, the come-back time,
+ * notes — checked by rules.js as the canvasser types, and the
  * tablet's position when it can get one. Saving makes a `visit.create` draft as field_sync
  * does (a new UUID, visited_at now in the tablet's local time with its offset), checks it,
  * saves it with store.saveRecord, says "Đã lưu" and goes back to the group's households.
@@ -22,12 +23,12 @@ import {
 } from "../rules.js";
 
 export const TEXT = {
-  title: "Ghi lượt thăm hộ",
+  title: "Ghi lượt đến nhà",
   unknown: "Không tìm thấy hộ này trên máy. Hãy đồng bộ rồi thử lại.",
   head: "Chủ hộ",
   noHead: "chưa ghi",
-  earlier: "Các lượt thăm trước",
-  noEarlier: "Chưa có lượt thăm nào.",
+  earlier: "Các lượt đến nhà trước",
+  noEarlier: "Chưa có lượt đến nhà nào.",
   outcome: "Kết quả",
   counts: "Số liệu",
   countsHint: "Bắt buộc với các kết quả: đã cài, cài một phần, đã cài từ trước, từ chối, không có điện thoại thông minh.",
@@ -39,15 +40,16 @@ export const TEXT = {
   positionWaiting: "đang lấy vị trí…",
   positionNone: "không lấy được vị trí (không bắt buộc)",
   positionGot: "đã có vị trí (sai số khoảng {m} m)",
-  mismatch: "Kết quả không khớp với số liệu. Lượt thăm vẫn được lưu và sẽ được đánh dấu để giám sát viên xem lại.",
+  mismatch: "Kết quả không khớp với số liệu. Lượt đến nhà vẫn được lưu và sẽ được đánh dấu để giám sát viên xem lại.",
   fix: "Hãy sửa các lỗi được ghi bên cạnh từng ô.",
-  save: "Lưu lượt thăm",
+  save: "Lưu lượt đến nhà",
   saving: "Đang lưu…",
   saved: "Đã lưu",
   failed: "Không lưu được trên máy: ",
   by: "người ghi",
   voided: "đã hủy",
   back: "Về danh sách hộ",
+  editHousehold: "Sửa thông tin hộ",
 };
 
 /** The outcomes in Vietnamese (as the pages and the CSV say them, domain/exports.py). */
@@ -433,8 +435,18 @@ export async function show(main, ctx, householdId) {
   }
   const visits = await ctx.store.visits(ctx.user, householdId);
   const back = household.data.group ? `#/households/${household.data.group}` : "#/groups";
+  // The household's own details are changed on their screen (household-edit.js).
+  const card = householdHeader(household);
+  card.append(
+    el("a", {
+      href: `#/household-edit/${encodeURIComponent(householdId)}`,
+      className: "button secondary edit-household",
+      textContent: TEXT.editHousehold,
+      data: { editHousehold: householdId },
+    }),
+  );
   main.append(
-    householdHeader(household),
+    card,
     el("h2", { className: "section-title", textContent: TEXT.earlier }),
     visitList(visits),
   );

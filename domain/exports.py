@@ -1,26 +1,27 @@
-"""The exports of docs/exports.md, the pure part: column names (English and Vietnamese), how one row
-is built, the formula-injection guard, phone masking, file names, and CSV text chunks.
+"""The exports of docs/exports.md, the pure part: the columns (English and Vietnamese names,
+snapshot types, and for visits and households which CELL_KINDS each cell is), the rows of
+units.csv, the formula-injection guard, file names, and CSV text chunks.
 
-No I/O: the store reads rows and hands them here as plain values; the API and the command
-line write what comes out. Both therefore produce the same bytes for the same rows.
+No I/O. Visits and households are rendered by the database from the column kinds declared
+here (store/exports.py, the same SQL for CSV, XLSX and the snapshot); units are computed in
+Python (store/figures.py) and written by csv_chunks. The API and the command line write
+what comes out, so both produce the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from .records import OUTCOMES, REVIEW_STATES, VISIT_FIELDS
+from .records import OUTCOMES, REVIEW_STATES
 
 KINDS = ("units", "visits", "households")
 FORMATS = ("csv", "xlsx")
@@ -40,18 +41,38 @@ FLAG_SEPARATOR = "|"
 CHUNK_CHARS = 64 * 1024
 
 
+# How a column of visits.csv or households.csv is read and written (CELL_KINDS): the store
+# turns each kind into one SQL expression per database (store/exports.py), which every
+# format of these exports reads: CSV, XLSX and the SQLite snapshot.
+CELL_KINDS = (
+    "key",  # text written as stored, never guarded (ids, outcome, review status)
+    "text",  # free text: guarded against formulas in spreadsheets
+    "int",
+    "real",  # written as Python writes a float; a decimal comma with sep=semicolon
+    "time",  # RFC 3339 in UTC with Z, microseconds only when there are some
+    "bool",  # true/false in CSV, a boolean in XLSX, 0/1 in the snapshot
+    "flags",  # the stored JSON list joined with |
+    "phone",  # masked for everyone but admins (see PHONE_KEEP_DIGITS), else guarded text
+)
+
+
 @dataclass(frozen=True)
 class Column:
     """One exported column: its stable English name, its Vietnamese header, its type in the
-    SQLite snapshot (INTEGER, REAL or TEXT) and whether its text is free text (guarded)."""
+    SQLite snapshot (INTEGER, REAL or TEXT) and, for visits and households, where its value
+    comes from (a stored column, or ``ward.``/``group.``/``canvasser.`` and the field of
+    that unit or user) and which of CELL_KINDS it is."""
 
     name: str
     vi: str
     type: str = "TEXT"
+    source: str = ""
+    kind: str = ""
 
 
-def _c(name: str, vi: str, type_: str = "TEXT") -> Column:
-    return Column(name, vi, type_)
+def _c(name: str, vi: str, type_: str = "TEXT", source: str = "", kind: str = "") -> Column:
+    kind = kind or {"INTEGER": "int", "REAL": "real"}.get(type_, "text")
+    return Column(name, vi, type_, source or name, kind)
 
 
 OUTCOME_VI = {
@@ -111,11 +132,11 @@ REPORT_COLUMNS: tuple[Column, ...] = (
     _c("gap_to_target", "Còn thiếu so với chỉ tiêu", "INTEGER"),
 )
 VISIT_COLUMNS: tuple[Column, ...] = (
-    _c("id", "Mã lượt đến"),
+    _c("id", "Mã lượt đến", kind="key"),
     _c("version", "Phiên bản", "INTEGER"),
-    _c("household_id", "Mã hộ"),
-    _c("visited_at", "Thời điểm đến (UTC)"),
-    _c("outcome", "Kết quả"),
+    _c("household_id", "Mã hộ", kind="key"),
+    _c("visited_at", "Thời điểm đến (UTC)", kind="time"),
+    _c("outcome", "Kết quả", kind="key"),
     _c("adults", "Số người trưởng thành", "INTEGER"),
     _c("smartphones", "Số điện thoại thông minh", "INTEGER"),
     _c("installed_before", "Đã cài từ trước", "INTEGER"),
@@ -126,31 +147,31 @@ VISIT_COLUMNS: tuple[Column, ...] = (
     _c("lon", "Kinh độ", "REAL"),
     _c("accuracy_m", "Sai số GPS (m)", "REAL"),
     _c("notes", "Ghi chú"),
-    _c("come_back_at", "Hẹn quay lại (UTC)"),
-    _c("ward_code", "Mã xã"),
-    _c("ward_name", "Tên xã"),
-    _c("group_code", "Mã tổ/thôn"),
-    _c("group_name", "Tên tổ/thôn"),
-    _c("canvasser", "Người đi vận động"),
-    _c("device_id", "Mã thiết bị"),
-    _c("review_status", "Trạng thái duyệt"),
+    _c("come_back_at", "Hẹn quay lại (UTC)", kind="time"),
+    _c("ward_code", "Mã xã", source="ward.code"),
+    _c("ward_name", "Tên xã", source="ward.name"),
+    _c("group_code", "Mã tổ/thôn", source="group.code"),
+    _c("group_name", "Tên tổ/thôn", source="group.name"),
+    _c("canvasser", "Người đi vận động", source="canvasser.username"),
+    _c("device_id", "Mã thiết bị", kind="key"),
+    _c("review_status", "Trạng thái duyệt", kind="key"),
     _c("review_comment", "Nhận xét khi duyệt"),
-    _c("flags", "Cảnh báo"),
-    _c("voided", "Đã hủy", "INTEGER"),
-    _c("received_at", "Thời điểm nhận (UTC)"),
+    _c("flags", "Cảnh báo", kind="flags"),
+    _c("voided", "Đã hủy", "INTEGER", kind="bool"),
+    _c("received_at", "Thời điểm nhận (UTC)", kind="time"),
 )
 HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
-    _c("id", "Mã hộ"),
+    _c("id", "Mã hộ", kind="key"),
     _c("version", "Phiên bản", "INTEGER"),
-    _c("ward_code", "Mã xã"),
-    _c("ward_name", "Tên xã"),
-    _c("group_code", "Mã tổ/thôn"),
-    _c("group_name", "Tên tổ/thôn"),
+    _c("ward_code", "Mã xã", source="ward.code"),
+    _c("ward_name", "Tên xã", source="ward.name"),
+    _c("group_code", "Mã tổ/thôn", source="group.code"),
+    _c("group_name", "Tên tổ/thôn", source="group.name"),
     _c("address", "Địa chỉ"),
     _c("lat", "Vĩ độ", "REAL"),
     _c("lon", "Kinh độ", "REAL"),
     _c("head_name", "Chủ hộ"),
-    _c("phone", "Số điện thoại"),
+    _c("phone", "Số điện thoại", kind="phone"),
     _c("adults", "Số người trưởng thành", "INTEGER"),
     _c("smartphones", "Số điện thoại thông minh", "INTEGER"),
     _c("installed", "Số người đã cài đặt", "INTEGER"),
@@ -234,20 +255,6 @@ def guard(value: Any) -> Any:
     return value
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """Every digit but the last three becomes ``*`` (other characters are dropped):
-    ``0912 345 789`` -> ``*******789``. A number of three digits or fewer is all stars."""
-    if phone is None:
-        return None
-    digits = [ch for ch in phone if ch.isdigit()]
-    if not digits:
-        return "*" * len(phone.strip()) if phone.strip() else ""
-    if len(digits) <= PHONE_KEEP_DIGITS:
-        return "*" * len(digits)
-    kept = "".join(digits[-PHONE_KEEP_DIGITS:])
-    return "*" * (len(digits) - PHONE_KEEP_DIGITS) + kept
-
-
 def percent(fraction: float | None) -> float | None:
     """A fraction as a percentage with two decimals (0.6125 -> 61.25); None stays None."""
     if fraction is None:
@@ -270,15 +277,6 @@ def utc_text(value: Any) -> str | None:
             text = text[:-6]
         return text + "Z"
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-@lru_cache(maxsize=256)
-def flags_text(stored: str | None) -> str:
-    """The stored JSON list of flags as ``too_fast|clock_suspect`` (a few distinct values
-    across millions of rows: each is decoded once)."""
-    if not stored:
-        return ""
-    return FLAG_SEPARATOR.join(json.loads(stored))
 
 
 # --- rows --------------------------------------------------------------------------------
@@ -395,171 +393,6 @@ XLSX_STYLE = Style(guard=True, booleans=(False, True))
 SQLITE_STYLE = Style(guard=False, booleans=(0, 1))
 
 
-class Lookups:
-    """The dictionaries rows are resolved with, loaded once per export: unit id -> (code,
-    name), user id -> username, each already styled (guarded for spreadsheets), so no row
-    pays for it again."""
-
-    def __init__(
-        self, units: Mapping[int, UnitInfo], usernames: Mapping[int, str], style: Style
-    ) -> None:
-        cell = style.cell
-        self.style = style
-        self.units: dict[int | None, tuple[Any, Any]] = {
-            u.id: (cell(u.code), cell(u.name)) for u in units.values()
-        }
-        self.units[None] = (None, None)
-        self.usernames: dict[int | None, Any] = {i: cell(n) for i, n in usernames.items()}
-
-
-# The stored columns a visit row is built from, in this order (see visit_row).
-VISIT_READ = (
-    "id",
-    "version",
-    *VISIT_FIELDS,
-    "ward_id",
-    "group_id",
-    "canvasser_id",
-    "device_id",
-    "review_status",
-    "review_comment",
-    "flags",
-    "voided",
-    "received_at",
-)
-VISIT_SORT_KEY = (VISIT_READ.index("visited_at"), VISIT_READ.index("id"))
-
-
-def _text(value: Any, guarded: bool) -> Any:
-    if guarded and value and value[0] in FORMULA_STARTS:
-        return "'" + value
-    return value
-
-
-def visit_row(row: Sequence[Any], lookups: Lookups) -> list[Any]:
-    """One row of visits.csv from a stored visit: a sequence of the VISIT_READ columns,
-    times as stored (see utc_text). Positional on purpose: this runs a million times."""
-    (
-        id_,
-        version,
-        household_id,
-        visited_at,
-        outcome,
-        adults,
-        smartphones,
-        installed_before,
-        installed_during,
-        priority_subjects,
-        priority_installed,
-        lat,
-        lon,
-        accuracy_m,
-        notes,
-        come_back_at,
-        ward_id,
-        group_id,
-        canvasser_id,
-        device_id,
-        review_status,
-        review_comment,
-        flags,
-        voided,
-        received_at,
-    ) = row
-    guarded = lookups.style.guard
-    ward_code, ward_name = lookups.units.get(ward_id, (None, None))
-    group_code, group_name = lookups.units.get(group_id, (None, None))
-    return [
-        id_,
-        version,
-        household_id,
-        utc_text(visited_at),
-        outcome,
-        adults,
-        smartphones,
-        installed_before,
-        installed_during,
-        priority_subjects,
-        priority_installed,
-        lat,
-        lon,
-        accuracy_m,
-        _text(notes, guarded),
-        utc_text(come_back_at) if come_back_at is not None else None,
-        ward_code,
-        ward_name,
-        group_code,
-        group_name,
-        lookups.usernames.get(canvasser_id),
-        device_id,
-        review_status,
-        _text(review_comment, guarded),
-        flags_text(flags),
-        lookups.style.booleans[bool(voided)],
-        utc_text(received_at),
-    ]
-
-
-HOUSEHOLD_READ = (
-    "id",
-    "version",
-    "ward_id",
-    "group_id",
-    "address",
-    "lat",
-    "lon",
-    "head_name",
-    "phone",
-    "adults",
-    "smartphones",
-    "installed",
-    "priority_subjects",
-    "priority_installed",
-)
-
-
-def household_row(row: Sequence[Any], lookups: Lookups, mask_phones: bool) -> list[Any]:
-    """One row of households.csv from the HOUSEHOLD_READ columns of a stored household,
-    the phone masked when asked."""
-    (
-        id_,
-        version,
-        ward_id,
-        group_id,
-        address,
-        lat,
-        lon,
-        head_name,
-        phone,
-        adults,
-        smartphones,
-        installed,
-        priority_subjects,
-        priority_installed,
-    ) = row[: len(HOUSEHOLD_READ)]
-    guarded = lookups.style.guard
-    ward_code, ward_name = lookups.units.get(ward_id, (None, None))
-    group_code, group_name = lookups.units.get(group_id, (None, None))
-    return [
-        id_,
-        version,
-        ward_code,
-        ward_name,
-        group_code,
-        group_name,
-        _text(address, guarded),
-        lat,
-        lon,
-        _text(head_name, guarded),
-        _text(mask_phone(phone) if mask_phones else phone, guarded),
-        adults,
-        smartphones,
-        installed,
-        priority_subjects,
-        priority_installed,
-    ]
-
-
 # --- CSV ---------------------------------------------------------------------------------
 
 
@@ -620,6 +453,12 @@ def csv_text(cells: Sequence[Any], sep: str = "comma") -> str:
     return buffer.getvalue()
 
 
+def header_line(head: Sequence[str], sep: str = "comma", bom: bool = True) -> str:
+    """The first line of a CSV: the byte-order mark when asked, then the header row (guarded
+    and quoted as csv_chunks writes it) and the line end."""
+    return (BOM if bom else "") + csv_text(CSV_STYLE.row(head), sep) + LINE_END
+
+
 def float_text(value: float | None) -> str:
     """A float cell as csv.writer writes it (Python's shortest round-trip form)."""
     return "" if value is None else repr(value)
@@ -655,30 +494,6 @@ def decimal_commas(
             if value.__class__ is float:
                 out[i] = repr(value).replace(".", ",")
         yield out
-
-
-def line_chunks(
-    first: str,
-    lines: Iterable[str],
-    *,
-    on_rows: Callable[[int], None] | None = None,
-    chunk_lines: int = 512,
-) -> Iterator[str]:
-    """Text chunks from finished CSV lines (``first`` is the BOM and header): the fast path
-    where the database renders most of each line."""
-    yield first
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= chunk_lines:
-            yield "".join(batch)
-            if on_rows is not None:
-                on_rows(len(batch))
-            batch.clear()
-    if batch:
-        yield "".join(batch)
-        if on_rows is not None:
-            on_rows(len(batch))
 
 
 # --- file names --------------------------------------------------------------------------

@@ -1,68 +1,56 @@
-"""Reading the rows of the exports (docs/exports.md) and writing the XLSX and SQLite files.
+"""Reading the rows of the exports (docs/exports.md) and writing the CSV, XLSX and SQLite files.
 
-Rows are read in keyset batches, never all at once: visits per ward and queue rank along
-``ix_visits_queue`` (ward_id, queue_rank, visited_at, id), the two ranks of a ward merged back
-into (visited_at, id) order, so every batch is one index range whatever the table's size;
-households per ward along ``ix_households_ward_address`` (ward_id, address_norm, id). Unit
-names and usernames come from two small dictionaries loaded once per export. Times are read
-as stored (SQLite's text, PostgreSQL's timestamps) and turned into RFC 3339 by
-domain/exports.py, which skips a datetime round trip per cell.
+Visits and households are one SELECT each, whose every cell the database renders from the
+column kinds of domain/exports.py (see "one SQL per export" below): a CSV is that SELECT
+streamed out as CSV, by PostgreSQL's `COPY ... TO STDOUT` or, on SQLite, by csv.writer over
+a plain sqlite3 cursor; the XLSX and the snapshot read the same SELECT's typed values.
+Nothing is held but one chunk: memory stays flat whatever the row count. Units are computed
+by store/figures.py and written by domain's csv_chunks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
+import csv
+import io
 import json
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, TypeVar
 
-from sqlalchemy import (
-    String,
-    bindparam,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-    tuple_,
-    type_coerce,
-)
+from sqlalchemy import func, or_, select
 
 from domain.exports import (
-    BOM,
+    CHUNK_CHARS,
     CSV_STYLE,
-    HOUSEHOLD_READ,
+    DECIMAL_MARKS,
+    FLAG_SEPARATOR,
+    FORMULA_STARTS,
     LINE_END,
+    PHONE_KEEP_DIGITS,
     SEPARATORS,
     SQLITE_STYLE,
-    VISIT_READ,
-    VISIT_SORT_KEY,
     XLSX_STYLE,
     Column,
     ExportOptions,
-    Lookups,
     Style,
     UnitInfo,
     columns,
     csv_chunks,
-    csv_text,
     decimal_positions,
     file_names,
     float_writer,
     header,
-    household_row,
-    line_chunks,
+    header_line,
     unit_rows,
     utc_text,
-    visit_row,
 )
-from domain.review import QUEUE_RANKS, local_range
+from domain.review import local_range
 from domain.stats import competition_ranks
 
 from ..extensions import db
@@ -71,7 +59,7 @@ from . import figures
 from .keyset import time_bound
 
 log = logging.getLogger("field_server.exports")
-R = TypeVar("R")  # a row, or a finished CSV line
+R = TypeVar("R")  # a row
 
 V = table(Visit)
 H = table(Household)
@@ -79,8 +67,6 @@ U = table(Unit)
 
 BATCH = 5000
 PROGRESS_EVERY = 100_000
-VISIT_TIMES = ("visited_at", "come_back_at", "received_at")
-VISITED, ID = VISIT_SORT_KEY  # positions in a visit row
 
 
 @dataclass
@@ -89,7 +75,7 @@ class ExportTable:
 
     name: str
     columns: tuple[Column, ...]
-    rows: Iterable[list[Any]]
+    rows: Iterable[Sequence[Any]]
     count: int | None = None  # known up front for units only
 
 
@@ -183,282 +169,373 @@ def unit_table(
     return ExportTable("units", columns("units", layout), rows, count=len(rows))
 
 
-# --- visits ------------------------------------------------------------------------------
-
-
-def _visit_columns() -> list[Any]:
-    sqlite = _sqlite()
-    # SQLite: the stored text, turned into RFC 3339 without a datetime per cell.
-    return [
-        type_coerce(V.c[name], String()).label(name)
-        if sqlite and name in VISIT_TIMES
-        else V.c[name]
-        for name in VISIT_READ
-    ]
-
-
-def _rank_stream(
-    ward_id: int,
-    rank: int,
-    conditions: Sequence[Any],
-    batch: int,
-) -> Iterator[Any]:
-    """The visits of one ward and queue rank in (visited_at, id) order, BATCH at a time."""
-    cols = _visit_columns()
-    sqlite = _sqlite()
-    after: tuple[Any, str] | None = None
-    while True:
-        query = select(*cols).where(V.c.ward_id == ward_id, V.c.queue_rank == rank, *conditions)
-        if after is not None:
-            visited, visit_id = after
-            bound = literal(visited, String()) if sqlite else literal(visited, V.c.visited_at.type)
-            query = query.where(
-                tuple_(V.c.visited_at, V.c.id) > tuple_(bound, literal(visit_id, String()))
-            )
-        rows = db.session.execute(query.order_by(V.c.visited_at, V.c.id).limit(batch)).all()
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = (rows[-1][VISITED], rows[-1][ID])
-
-
-def visit_records(
-    root: Root,
-    units: dict[int, UnitInfo],
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    review_status: str | None = None,
-    batch: int = BATCH,
-) -> Iterator[Any]:
-    """The stored visits under the root, ward by ward, in (visited_at, id) order."""
-    conditions: list[Any] = []
-    if root.level == "group":
-        conditions.append(V.c.group_id == root.id)
-    if since is not None:
-        conditions.append(V.c.visited_at >= time_bound(since, V.c.visited_at))
-    if until is not None:
-        conditions.append(V.c.visited_at < time_bound(until, V.c.visited_at))
-    if review_status is not None:
-        conditions.append(V.c.review_status == review_status)
-    for ward in _wards(root, units):
-        streams = [_rank_stream(ward.id, rank, conditions, batch) for rank in QUEUE_RANKS]
-        yield from heapq.merge(*streams, key=lambda r: (r[VISITED], r[ID]))
-
-
-def visit_table(
-    root: Root,
-    style: Style,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    review_status: str | None = None,
-    batch: int = BATCH,
-) -> ExportTable:
-    units = load_units(root)
-    lookups = Lookups(units, load_usernames(), style)
-    records = visit_records(
-        root, units, since=since, until=until, review_status=review_status, batch=batch
-    )
-    rows = (visit_row(r, lookups) for r in records)
-    return ExportTable("visits", columns("visits"), progress(rows, f"visits of {root.ref}"))
-
-
-# --- visits.csv on SQLite: the database renders the cells --------------------------------
+# --- visits and households: one SQL per export, rendered by the database ---------------
 #
-# Python's csv module costs more per visit than reading it. On SQLite (the one-process
-# district server) the database itself renders each visit's cells as CSV text, with the
-# same quoting (QUOTE_MINIMAL: a cell holding the separator, a quote, CR or LF is quoted,
-# quotes doubled), the same formula guard and the same time spelling as the Python path;
-# Python adds only the floats (its own shortest form), the ward, group and canvasser from
-# the lookups, and the line end. tests/api/test_exports.py checks both paths give the same
-# bytes. Every value is a bound parameter; the SQL text is built from column names only.
+# Every cell of visits.csv and households.csv is one SQL expression, built here from the
+# column kinds of domain/exports.py and read by every format: the CSV (on PostgreSQL the
+# CSV of `COPY (SELECT ...) TO STDOUT`, on SQLite the rows of a plain sqlite3 cursor given
+# to csv.writer), the XLSX and the SQLite snapshot. The two databases differ only in a few
+# spellings (a character by its code, a time as text, a float as Python writes it), each
+# chosen so that both give the same bytes (tests/api/test_exports.py compares them).
+# Every value is a bound parameter; the SQL text is built from constants only.
 
-FAST_SQLITE_CSV = True
-
-
-def _q(expr: str) -> str:
-    return (
-        f"CASE WHEN instr({expr}, '\"') OR instr({expr}, :sep) OR instr({expr}, char(13)) "
-        f"OR instr({expr}, char(10)) THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' "
-        f"ELSE {expr} END"
-    )
-
-
-def _guarded(column: str) -> str:
-    return (
-        f"CASE WHEN substr({column}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
-        f"THEN '''' || {column} ELSE {column} END"
-    )
-
-
-def _cell(column: str, kind: str) -> str:
-    if kind == "int":
-        return f"COALESCE(CAST({column} AS TEXT), '')"
-    if kind == "time":
-        return (
-            f"CASE WHEN {column} IS NULL THEN '' ELSE replace(replace(substr({column}, 1, 10)"
-            f" || 'T' || substr({column}, 12), '.000000', ''), '+00:00', '') || 'Z' END"
-        )
-    if kind == "bool":
-        return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
-    if kind == "flags":
-        return (
-            f"replace(replace(replace(replace(replace({column}, '[', ''), ']', ''), '\"', ''),"
-            " ', ', '|'), ',', '|')"
-        )
-    if kind == "guarded":
-        return f"COALESCE({_q(_guarded(column))}, '')"
-    return f"COALESCE({_q(column)}, '')"
-
-
-def _joined(cells: list[tuple[str, str]]) -> str:
-    return " || :sep || ".join(_cell(column, kind) for column, kind in cells)
-
-
-_FAST_A = _joined(
-    [
-        ("id", "text"),
-        ("version", "int"),
-        ("household_id", "text"),
-        ("visited_at", "time"),
-        ("outcome", "text"),
-        ("adults", "int"),
-        ("smartphones", "int"),
-        ("installed_before", "int"),
-        ("installed_during", "int"),
-        ("priority_subjects", "int"),
-        ("priority_installed", "int"),
-    ]
-)
-_FAST_B = _joined([("notes", "guarded"), ("come_back_at", "time")])
-_FAST_C = _joined(
-    [
-        ("device_id", "text"),
-        ("review_status", "text"),
-        ("review_comment", "guarded"),
-        ("flags", "flags"),
-        ("voided", "bool"),
-        ("received_at", "time"),
-    ]
-)
-# Column names and constants only; every value is bound.
-_FAST_COLUMNS = (
-    f"rowid, {_FAST_A}, lat, lon, accuracy_m, {_FAST_B}, ward_id, group_id, canvasser_id, {_FAST_C}"
-)
-# Beyond this share of all wards, one pass over the table in rowid order (sequential pages)
-# beats one index range per ward (each ward's rows are spread over the whole table).
+# Beyond this share of all wards, one pass over the visits in rowid order (sequential
+# pages) beats one index range per ward on SQLite (each ward's rows are spread over the
+# whole table).
 FULL_SCAN_SHARE = 4
+# What a phone may hold besides digits (domain/validation.py): dropped before masking.
+PHONE_SEPARATORS = (" ", "+", "(", ")", ".", "-")
+STARS = "*" * 64  # more than a phone holds (String(32))
+ROWS_PER_READ = 1000
+# A unit or user a record points at, by the alias it is joined under.
+JOINS = {"ward": "w", "group": "g", "canvasser": "u"}
+FROM = {
+    "visits": (
+        "visits r LEFT JOIN units w ON w.id = r.ward_id LEFT JOIN units g ON g.id = r.group_id "
+        "LEFT JOIN users u ON u.id = r.canvasser_id"
+    ),
+    "households": (
+        "households r LEFT JOIN units w ON w.id = r.ward_id LEFT JOIN units g ON g.id = r.group_id"
+    ),
+}
+APOSTROPHE = "''''"  # an SQL literal holding one '
 
 
-def _fast_rows(sql: Any, values: dict[str, Any], batch: int) -> Iterator[Any]:
-    """Keyset batches by rowid: ``rowid > :after ORDER BY rowid LIMIT :limit``."""
-    values = {**values, "after": 0, "limit": batch}
-    while True:
-        rows = db.session.execute(sql, values).all()
-        yield from rows
-        if len(rows) < batch:
-            return
-        values["after"] = rows[-1][0]
+@dataclass(frozen=True)
+class Spelling:
+    """How one export's cells are written: for which database, for which format (``csv``,
+    ``xlsx`` or ``sqlite``), with which decimal mark, phones masked or not."""
+
+    postgres: bool
+    format: str
+    decimal_comma: bool = False
+    mask_phones: bool = True
+
+    @property
+    def guard(self) -> bool:
+        return self.format != "sqlite"  # the snapshot holds the values as stored
 
 
-def fast_visit_lines(
-    root: Root,
-    lookups: Lookups,
-    *,
-    sep: str,
-    since: datetime | None,
-    until: datetime | None,
-    review_status: str | None,
-    wards: list[UnitInfo],
-    batch: int = BATCH,
-) -> Iterator[str]:
-    """visits.csv lines rendered by SQLite (see above), in the order the server received
-    the visits (rowid): one pass over the table when the export covers a good share of
-    the wards, else ward by ward along ``ix_visits_ward_id`` (ward_id, rowid)."""
-    delimiter = SEPARATORS[sep]
-    float_text = float_writer(sep)  # a decimal comma with sep=semicolon
-    params: dict[str, Any] = {"sep": delimiter}
-    where = ""
-    if root.level == "group":
-        where += " AND group_id = :group_id"
-        params["group_id"] = root.id
-    if since is not None:
-        where += " AND visited_at >= :since"
-        params["since"] = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if until is not None:
-        where += " AND visited_at < :until"
-        params["until"] = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if review_status is not None:
-        where += " AND review_status = :review_status"
-        params["review_status"] = review_status
-    unit_cells: dict[int | None, str] = {
-        unit_id: csv_text(list(cells), sep) for unit_id, cells in lookups.units.items()
-    }
-    names = {user_id: csv_text([name], sep) for user_id, name in lookups.usernames.items()}
-    if not wards:
-        return
-    all_wards = db.session.execute(select(func.count()).where(U.c.level == "ward")).scalar_one()
-    if len(wards) > 1 and len(wards) * FULL_SCAN_SHARE >= all_wards:
-        # `+ward_id`: no index for this term, so SQLite walks the table in rowid order.
-        sql = text(
-            f"SELECT {_FAST_COLUMNS} FROM visits WHERE +ward_id IN :wards{where} "  # noqa: S608
-            "AND rowid > :after ORDER BY rowid LIMIT :limit"
-        ).bindparams(bindparam("wards", expanding=True))
-        passes = [{**params, "wards": [w.id for w in wards]}]
-    else:
-        sql = text(
-            f"SELECT {_FAST_COLUMNS} FROM visits WHERE ward_id = :ward_id{where} "  # noqa: S608
-            "AND rowid > :after ORDER BY rowid LIMIT :limit"
+def _guarded(expr: str, postgres: bool) -> str:
+    """The text with a leading ' when its first character starts a formula (compared by
+    code point, the cheapest test either database has)."""
+    codes = ", ".join(str(ord(ch)) for ch in FORMULA_STARTS)
+    first = f"{'ascii' if postgres else 'unicode'}({expr})"
+    return f"CASE WHEN {first} IN ({codes}) THEN {APOSTROPHE} || {expr} ELSE {expr} END"
+
+
+def _time(expr: str, postgres: bool) -> str:
+    """RFC 3339 in UTC with Z, microseconds only when there are some (as Python's
+    isoformat). PostgreSQL: the ISO text of the time in the UTC session _prepare_postgres
+    sets, whose fraction drops trailing zeros (padded back to six digits), cheaper than
+    to_char. SQLite: the text SQLAlchemy stored (``2020-08-15 02:00:00.000000``)."""
+    if postgres:
+        text_ = f"{expr}::timestamp::text"
+        return (
+            f"CASE WHEN length({text_}) = 19 THEN replace({text_}, ' ', 'T') || 'Z' "
+            f"ELSE replace(rpad({text_}, 26, '0'), ' ', 'T') || 'Z' END"
         )
-        passes = [{**params, "ward_id": w.id} for w in wards]
-    end = LINE_END
-    for values in passes:
-        for row in _fast_rows(sql, values, batch):
-            _, a, lat, lon, accuracy, b, ward_id, group_id, canvasser_id, c = row
-            yield (
-                f"{a}{delimiter}{float_text(lat)}{delimiter}{float_text(lon)}{delimiter}"
-                f"{float_text(accuracy)}{delimiter}{b}{delimiter}{unit_cells[ward_id]}"
-                f"{delimiter}{unit_cells.get(group_id, delimiter)}{delimiter}"
-                f"{names.get(canvasser_id, '')}{delimiter}{c}{end}"
-            )
+    return f"replace(replace(replace({expr}, ' ', 'T'), '.000000', ''), '+00:00', '') || 'Z'"
 
 
-# --- households --------------------------------------------------------------------------
-
-
-def household_records(root: Root, units: dict[int, UnitInfo], batch: int = BATCH) -> Iterator[Any]:
-    """The households under the root not merged away, ward by ward, by normalised address."""
-    cols = [H.c[name] for name in HOUSEHOLD_READ] + [H.c.address_norm]
-    conditions: list[Any] = [H.c.merged_into.is_(None)]
-    if root.level == "group":
-        conditions.append(H.c.group_id == root.id)
-    for ward in _wards(root, units):
-        after: tuple[str, str] | None = None
-        while True:
-            query = select(*cols).where(H.c.ward_id == ward.id, *conditions)
-            if after is not None:
-                query = query.where(
-                    tuple_(H.c.address_norm, H.c.id)
-                    > tuple_(literal(after[0], String()), literal(after[1], String()))
-                )
-            rows = db.session.execute(query.order_by(H.c.address_norm, H.c.id).limit(batch)).all()
-            yield from rows
-            if len(rows) < batch:
-                break
-            after = (rows[-1][-1], rows[-1][0])
-
-
-def household_table(
-    root: Root, style: Style, *, mask_phones: bool, batch: int = BATCH
-) -> ExportTable:
-    units = load_units(root)
-    lookups = Lookups(units, {}, style)
-    records = household_records(root, units, batch)
-    rows = (household_row(r, lookups, mask_phones) for r in records)
-    return ExportTable(
-        "households", columns("households"), progress(rows, f"households of {root.ref}")
+def _postgres_float(expr: str, comma: bool) -> str:
+    """A float8 as Python's repr writes it. Both print the shortest text that reads back
+    the same; PostgreSQL leaves out the ``.0`` of a whole number and switches to an
+    exponent from 1e15 where Python does from 1e16."""
+    text_ = f"{expr}::text"
+    digits = f"replace(ltrim(split_part({text_}, 'e', 1), '-'), '.', '')"
+    wide = (
+        f"CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CASE WHEN length({digits}) <= 16 "
+        f"THEN rpad({digits}, 16, '0') || '.0' "
+        f"ELSE substr({digits}, 1, 16) || '.' || substr({digits}, 17) END"
     )
+    written = (
+        f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e15::float8 THEN {text_} || '.0' "
+        f"WHEN abs({expr}) >= 1e15::float8 AND abs({expr}) < 1e16::float8 THEN {wide} "
+        f"ELSE {text_} END"
+    )
+    return f"replace({written}, '.', ',')" if comma else written
+
+
+def _masked(expr: str) -> str:
+    """Every digit but the last PHONE_KEEP_DIGITS becomes ``*``, the rest is dropped."""
+    digits = expr
+    for ch in PHONE_SEPARATORS:
+        digits = f"replace({digits}, '{ch}', '')"
+    keep = PHONE_KEEP_DIGITS
+    return (
+        f"CASE WHEN length({digits}) <= {keep} THEN substr('{STARS}', 1, length({digits})) "
+        f"ELSE substr('{STARS}', 1, length({digits}) - {keep}) "
+        f"|| substr({digits}, length({digits}) - {keep - 1}) END"
+    )
+
+
+def cell_sql(column: Column, spelling: Spelling) -> str:
+    """One column of visits.csv or households.csv as an SQL expression over the record
+    ``r`` and its joined ward ``w``, group ``g`` and canvasser ``u``."""
+    table_, _, field = column.source.rpartition(".")
+    expr = f"{JOINS[table_] if table_ else 'r'}.{field}"
+    postgres, kind = spelling.postgres, column.kind
+    csv_text_ = spelling.format == "csv"
+    if kind == "int":
+        return expr
+    if kind == "real":
+        if postgres and csv_text_:
+            return _postgres_float(expr, spelling.decimal_comma)
+        return f"export_decimal_comma({expr})" if spelling.decimal_comma else expr
+    if kind == "bool":
+        if csv_text_:
+            return f"CASE WHEN {expr} THEN 'true' ELSE 'false' END"
+        return f"CASE WHEN {expr} THEN 1 ELSE 0 END"
+    if kind == "time":
+        cell = _time(expr, postgres)
+    elif kind == "flags":
+        cell = expr
+        for old, new in (("[", ""), ("]", ""), ('"', ""), (", ", FLAG_SEPARATOR)):
+            cell = f"replace({cell}, '{old}', '{new}')"
+        # Most visits have no flag: their empty list costs one comparison.
+        cell = f"CASE WHEN {expr} = '[]' THEN '' ELSE replace({cell}, ',', '{FLAG_SEPARATOR}') END"
+    elif kind == "phone" and spelling.mask_phones:
+        cell = _masked(expr)
+    elif kind in ("text", "phone") and spelling.guard:
+        cell = _guarded(expr, postgres)
+    else:
+        cell = expr
+    if postgres and csv_text_:
+        # COPY quotes an empty text ("") to tell it from NULL; csv.writer writes neither.
+        cell = f"NULLIF({cell}, '')"
+    return cell
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """The SELECT of one visits or households export, with its bound values (``?`` on
+    SQLite, ``%s`` on PostgreSQL)."""
+
+    sql: str
+    params: list[Any]
+    postgres: bool
+
+
+def record_query(
+    kind: str,
+    root: Root,
+    spelling: Spelling,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    review_status: str | None = None,
+) -> RecordQuery | None:
+    """The visits (or households not merged away) under the root; None when the root has
+    no ward. Households come ward by ward, by normalised address; visits in the order the
+    database reads them fastest."""
+    postgres = spelling.postgres
+    mark = "%s" if postgres else "?"
+    wards = [w.id for w in _wards(root, load_units(root))]
+    if not wards:
+        return None
+    conditions: list[str] = []
+    params: list[Any] = []
+    if root.level == "group":
+        conditions.append(f"r.group_id = {mark}")
+        params.append(root.id)
+    else:
+        every = _all_wards()
+        if len(wards) < every and postgres:
+            conditions.append(f"r.ward_id = ANY({mark})")
+            params.append(wards)
+        elif len(wards) < every:
+            # `+r.ward_id`: no index for this term, so SQLite walks the table in rowid
+            # order when the export covers a good share of the wards (visits only:
+            # households are read along their address index).
+            scan = kind == "visits" and len(wards) * FULL_SCAN_SHARE >= every
+            marks = ", ".join(mark for _ in wards)
+            conditions.append(f"{'+' if scan else ''}r.ward_id IN ({marks})")
+            params.extend(wards)
+    if kind == "households":
+        conditions.append("r.merged_into IS NULL")
+    for bound, operator in ((since, ">="), (until, "<")):
+        if bound is not None:
+            conditions.append(f"r.visited_at {operator} {mark}")
+            params.append(
+                bound if postgres else bound.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            )
+    if review_status is not None:
+        conditions.append(f"r.review_status = {mark}")
+        params.append(review_status)
+    cells = ", ".join(cell_sql(c, spelling) for c in columns(kind))
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    order = " ORDER BY r.ward_id, r.address_norm, r.id" if kind == "households" else ""
+    sql = f"SELECT {cells} FROM {FROM[kind]}{where}{order}"  # noqa: S608 (constants only)
+    return RecordQuery(sql, params, postgres)
+
+
+def _all_wards() -> int:
+    return db.session.execute(select(func.count()).where(U.c.level == "ward")).scalar_one()
+
+
+class _Progress:
+    """Rows written so far: a log line every PROGRESS_EVERY rows and one at the end, and
+    ``on_rows(n)`` after each chunk (a progress bar)."""
+
+    def __init__(self, what: str, on_rows: Callable[[int], None] | None) -> None:
+        self.what = what
+        self.on_rows = on_rows
+        self.count = 0
+
+    def add(self, rows: int) -> None:
+        before, self.count = self.count, self.count + rows
+        every = PROGRESS_EVERY
+        for mark in range((before // every + 1) * every, self.count + 1, every):
+            log.info("export %s: %d rows written", self.what, mark)
+        if self.on_rows is not None and rows:
+            self.on_rows(rows)
+
+    def done(self) -> None:
+        if self.count >= PROGRESS_EVERY:
+            log.info("export %s: done, %d rows", self.what, self.count)
+
+
+def _driver_connection() -> Any:
+    """The session's own DBAPI connection (sqlite3 or psycopg), inside its transaction."""
+    return db.session.connection().connection.driver_connection
+
+
+def _prepare_postgres(cursor: Any) -> None:
+    # What the cells rely on, whatever the server's defaults: times written in UTC, and
+    # floats in their shortest exact form.
+    cursor.execute("SET LOCAL TimeZone = 'UTC'")
+    cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+    cursor.execute("SET LOCAL extra_float_digits = 1")
+
+
+def _sqlite_cursor(query: RecordQuery) -> Any:
+    connection = _driver_connection()
+    connection.create_function(
+        "export_decimal_comma", 1, float_writer("semicolon"), deterministic=True
+    )
+    return connection.execute(query.sql, query.params)
+
+
+def csv_bytes(
+    make_query: Callable[[], RecordQuery | None],
+    first: str,
+    sep: str,
+    progress: _Progress,
+) -> Iterator[bytes]:
+    """The CSV's bytes: ``first`` (BOM and header), then the rows as the database reads
+    them, the query made only when the first chunk is taken. On PostgreSQL the CSV of
+    COPY, on SQLite the cursor's rows written by csv.writer."""
+    yield first.encode("utf-8")
+    query = make_query()
+    if query is None:
+        return
+    if query.postgres:
+        yield from _copy_csv(query, sep, progress)
+    else:
+        yield from _sqlite_csv(query, sep, progress)
+    progress.done()
+
+
+def _sqlite_csv(query: RecordQuery, sep: str, progress: _Progress) -> Iterator[bytes]:
+    cursor = _sqlite_cursor(query)
+    try:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=SEPARATORS[sep], lineterminator=LINE_END)
+        fetch, writerows = cursor.fetchmany, writer.writerows
+        pending = 0
+        while rows := fetch(ROWS_PER_READ):
+            writerows(rows)
+            pending += len(rows)
+            if buffer.tell() >= CHUNK_CHARS:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+                progress.add(pending)
+                pending = 0
+        if buffer.tell():
+            yield buffer.getvalue().encode("utf-8")
+        progress.add(pending)
+    finally:
+        cursor.close()
+
+
+def _copy_csv(query: RecordQuery, sep: str, progress: _Progress) -> Iterator[bytes]:
+    """COPY sends one row per message, ending with LF: the rows are joined with CRLF."""
+    cursor = _driver_connection().cursor()
+    _prepare_postgres(cursor)
+    statement = f"COPY ({query.sql}) TO STDOUT WITH (FORMAT csv, DELIMITER '{SEPARATORS[sep]}')"
+    end = LINE_END.encode()
+    try:
+        with cursor.copy(statement, query.params) as copy:
+            lines: list[Any] = []
+            size = 0
+            for line in copy:
+                lines.append(line[:-1])
+                size += len(line)
+                if size >= CHUNK_CHARS:
+                    count = len(lines)
+                    lines.append(b"")
+                    yield end.join(lines)
+                    progress.add(count)
+                    lines.clear()
+                    size = 0
+            if lines:
+                count = len(lines)
+                lines.append(b"")
+                yield end.join(lines)
+                progress.add(count)
+    finally:
+        cursor.close()
+
+
+def query_rows(query: RecordQuery | None, batch: int = BATCH) -> Iterator[Sequence[Any]]:
+    """The rows of a query as typed values (XLSX, snapshot), BATCH at a time: a plain
+    cursor on SQLite, a server-side cursor on PostgreSQL."""
+    if query is None:
+        return
+    if query.postgres:
+        connection = _driver_connection()
+        _prepare_postgres(connection.cursor())
+        cursor = connection.cursor(name=f"field_export_{uuid.uuid4().hex}")
+        cursor.execute(query.sql, query.params)
+    else:
+        cursor = _sqlite_cursor(query)
+    try:
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+def _booleans(rows: Iterable[Sequence[Any]], positions: list[int]) -> Iterator[list[Any]]:
+    """XLSX cells: the 0/1 of a boolean column as an Excel boolean."""
+    for row in rows:
+        out = list(row)
+        for i in positions:
+            if out[i] is not None:
+                out[i] = bool(out[i])
+        yield out
+
+
+def record_table(
+    kind: str,
+    root: Root,
+    spelling: Spelling,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    review_status: str | None = None,
+) -> ExportTable:
+    """Visits or households as typed rows, for the XLSX and the snapshot."""
+    cols = columns(kind)
+    query = record_query(
+        kind, root, spelling, since=since, until=until, review_status=review_status
+    )
+    rows: Iterable[Sequence[Any]] = query_rows(query)
+    if spelling.format == "xlsx":
+        rows = _booleans(rows, [i for i, c in enumerate(cols) if c.kind == "bool"])
+    return ExportTable(kind, cols, progress(rows, f"{kind} of {root.ref}"))
 
 
 # --- files -------------------------------------------------------------------------------
@@ -515,7 +592,7 @@ SNAPSHOT_KEYS = {"units": ("scheme", "ward_code"), "visits": "id", "households":
 
 
 def _records(
-    names: list[str], rows: Iterable[list[Any]], counter: list[int], on_rows: Any
+    names: list[str], rows: Iterable[Sequence[Any]], counter: list[int], on_rows: Any
 ) -> Iterator[dict[str, Any]]:
     for row in rows:
         counter[0] += 1
@@ -635,18 +712,31 @@ class Built:
             close()
 
 
+def _spelling(options: ExportOptions, format_: str | None = None) -> Spelling:
+    return Spelling(
+        postgres=not _sqlite(),
+        format=format_ or options.format,
+        decimal_comma=DECIMAL_MARKS[options.sep] == ",",
+        mask_phones=options.mask_phones,
+    )
+
+
 def _table(
     root: Root, options: ExportOptions, *, as_of: date, zone: str, campaign_rate: float
 ) -> ExportTable:
+    """The rows of a units export, or the typed rows of an XLSX of visits or households."""
     style = CSV_STYLE if options.format == "csv" else XLSX_STYLE
     if options.kind == "units":
         return unit_table(root, style, as_of, campaign_rate, options.layout)
-    if options.kind == "visits":
-        since, until = local_range(options.start, options.end, zone)
-        return visit_table(
-            root, style, since=since, until=until, review_status=options.review_status
-        )
-    return household_table(root, style, mask_phones=options.mask_phones)
+    since, until = local_range(options.start, options.end, zone)
+    return record_table(
+        options.kind,
+        root,
+        _spelling(options),
+        since=since,
+        until=until,
+        review_status=options.review_status,
+    )
 
 
 def _encoded(chunks: Iterable[str]) -> Iterator[bytes]:
@@ -665,8 +755,9 @@ def build(
     now: datetime,
     on_rows: Callable[[int], None] | None = None,
 ) -> Built:
-    """Prepare one export. CSV reads its rows only as ``chunks`` is iterated (call inside a
-    read snapshot); XLSX and SQLite are written to a temporary file here."""
+    """Prepare one export. A CSV of visits or households reads its rows only as ``chunks``
+    is iterated (call inside a read snapshot); XLSX and SQLite are written to a temporary
+    file here."""
     as_of = options.end or today
     kind_name = (
         "units-report" if options.kind == "units" and options.layout == "report" else options.kind
@@ -678,10 +769,11 @@ def build(
     if options.kind == "snapshot":
         path = temporary_path(".sqlite")
         try:
+            spelling = _spelling(options, "sqlite")
             tables = [
                 unit_table(root, SQLITE_STYLE, today, campaign_rate),
-                visit_table(root, SQLITE_STYLE),
-                household_table(root, SQLITE_STYLE, mask_phones=options.mask_phones),
+                record_table("visits", root, spelling),
+                record_table("households", root, spelling),
             ]
             metadata = {
                 "kind": "snapshot",
@@ -701,9 +793,10 @@ def build(
             raise
         return Built(content_type, names, stream_file(path), sum(counts.values()))
 
-    table = _table(root, options, as_of=as_of, zone=zone, campaign_rate=campaign_rate)
-    head = header(table.columns, options.lang)
+    cols = columns(options.kind, options.layout)
+    head = header(cols, options.lang)
     if options.format == "xlsx":
+        table = _table(root, options, as_of=as_of, zone=zone, campaign_rate=campaign_rate)
         path = temporary_path(".xlsx")
         try:
             count = write_xlsx(path, table, head, table.name, on_rows)
@@ -711,9 +804,8 @@ def build(
             os.unlink(path)
             raise
         return Built(content_type, names, stream_file(path), count)
-    if options.kind == "visits" and FAST_SQLITE_CSV and _sqlite():
-        chunks = _fast_visits_csv(root, options, head, zone, on_rows)
-    else:
+    if options.kind == "units":
+        table = _table(root, options, as_of=as_of, zone=zone, campaign_rate=campaign_rate)
         chunks = csv_chunks(
             head,
             table.rows,
@@ -722,30 +814,22 @@ def build(
             on_rows=on_rows,
             decimals=decimal_positions(table.columns),
         )
-    return Built(content_type, names, _encoded(chunks), table.count)
+        return Built(content_type, names, _encoded(chunks), table.count)
 
+    def make_query() -> RecordQuery | None:
+        since, until = local_range(options.start, options.end, zone)
+        return record_query(
+            options.kind,
+            root,
+            _spelling(options),
+            since=since,
+            until=until,
+            review_status=options.review_status,
+        )
 
-def _fast_visits_csv(
-    root: Root,
-    options: ExportOptions,
-    head: list[str],
-    zone: str,
-    on_rows: Callable[[int], None] | None,
-) -> Iterator[str]:
-    units = load_units(root)
-    lookups = Lookups(units, load_usernames(), CSV_STYLE)
-    since, until = local_range(options.start, options.end, zone)
-    first = (BOM if options.bom else "") + csv_text(CSV_STYLE.row(head), options.sep) + LINE_END
-    lines = fast_visit_lines(
-        root,
-        lookups,
-        sep=options.sep,
-        since=since,
-        until=until,
-        review_status=options.review_status,
-        wards=_wards(root, units),
-    )
-    return line_chunks(first, progress(lines, f"visits of {root.ref}"), on_rows=on_rows)
+    first = header_line(head, options.sep, options.bom)
+    progress_ = _Progress(f"{options.kind} of {root.ref}", on_rows)
+    return Built(content_type, names, csv_bytes(make_query, first, options.sep, progress_), None)
 
 
 def expected_rows(root: Root, options: ExportOptions, *, zone: str) -> int:

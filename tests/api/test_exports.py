@@ -582,11 +582,89 @@ def test_csv_streams_and_built_files_are_deleted(world, client, canvassed, monke
     assert set(glob.glob(pattern)) <= before
 
 
-def test_sqlite_fast_path_gives_the_python_paths_bytes(world, client, canvassed, monkeypatch):
-    """On SQLite the database renders visits.csv; the rows must equal the generic path's
-    cell for cell (the row order may differ: sort before comparing)."""
-    from field_server.store import exports as export_store
+def reference_visits_csv(world, params: dict) -> list[str]:
+    """visits.csv as docs/exports.md describes it, written in Python from the stored visits
+    (guard, RFC 3339 times, Python's floats, flags joined with |): the lines the database's
+    rendering must give, byte for byte, on either backend (the row order may differ)."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
 
+    from field_server.models import Unit, User, Visit
+
+    sep = ";" if params.get("sep") == "semicolon" else ","
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    with world.app.app_context():
+        units = {u.id: u for u in db.session.execute(select(Unit)).scalars()}
+        users = {u.id: u.username for u in db.session.execute(select(User)).scalars()}
+        visits = list(db.session.execute(select(Visit)).scalars())
+        root = next(u for u in units.values() if u.ref == params["unit"])
+        root_id, root_level, root_path = root.id, root.level, root.path
+        wards = {u.id: (u.code, u.name, u.path) for u in units.values()}
+        rows = []
+        for v in visits:
+            code, name, path = wards[v.ward_id]
+            if root_level == "group" and v.group_id != root_id:
+                continue
+            if not path.startswith(root_path):
+                continue
+            day = v.visited_at.astimezone(zone).date()
+            if "from" in params and day < date.fromisoformat(params["from"]):
+                continue
+            if "to" in params and day > date.fromisoformat(params["to"]):
+                continue
+            if params.get("review_status", v.review_status) != v.review_status:
+                continue
+            group = wards.get(v.group_id, (None, None, None))
+            rows.append(
+                [
+                    v.id,
+                    v.version,
+                    v.household_id,
+                    _utc(v.visited_at),
+                    v.outcome,
+                    v.adults,
+                    v.smartphones,
+                    v.installed_before,
+                    v.installed_during,
+                    v.priority_subjects,
+                    v.priority_installed,
+                    *(_real(x, sep) for x in (v.lat, v.lon, v.accuracy_m)),
+                    _guard(v.notes),
+                    _utc(v.come_back_at),
+                    _guard(code),
+                    _guard(name),
+                    _guard(group[0]),
+                    _guard(group[1]),
+                    _guard(users[v.canvasser_id]),
+                    v.device_id,
+                    v.review_status,
+                    _guard(v.review_comment),
+                    "|".join(json.loads(v.flags)),
+                    "true" if v.voided else "false",
+                    _utc(v.received_at),
+                ]
+            )
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=sep, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().split("\r\n")[:-1]
+
+
+def _guard(value):
+    return "'" + value if value and value[0] in TRICKY else value
+
+
+def _utc(value):
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _real(value, sep):
+    return None if value is None else repr(value).replace(".", "," if sep == ";" else ".")
+
+
+def test_the_databases_visits_csv_is_the_documented_text(world, client, canvassed):
+    """The database renders every cell of visits.csv (COPY on PostgreSQL, csv.writer over a
+    plain cursor on SQLite): the lines must equal the documented rendering, written in
+    Python from the stored visits, byte for byte (the row order may differ: sorted)."""
     a, _ = canvassed
     odd = a.household(address="Số 9")
     a.push(
@@ -602,8 +680,14 @@ def test_sqlite_fast_path_gives_the_python_paths_bytes(world, client, canvassed,
                 come_back_at="2020-08-18T17:00:00+07:00",
                 **dict.fromkeys(counts(), None),
             ),
+            # floats whose shortest text differs between PostgreSQL and Python unless
+            # written with care: a whole number, the 1e15 decade, a tiny one
+            a.visit(odd["id"], visited_at="2020-08-17T08:00:00+07:00", lat=-12.0, lon=1e-05,
+                    accuracy_m=1234567890123456.8, notes=""),
+            a.visit(odd["id"], visited_at="2020-08-17T08:30:00+07:00", lat=0.0, lon=-0.5,
+                    accuracy_m=1e15, notes="a,b"),
         ]
-    )
+    )  # fmt: skip
     headers = world.headers(client, "admin")
     visit_id = read_csv(download(client, headers, "visits.csv", unit=WARD_A).data)[0]["id"]
     review = client.post(
@@ -619,26 +703,56 @@ def test_sqlite_fast_path_gives_the_python_paths_bytes(world, client, canvassed,
         {"unit": DISTRICT, "review_status": "rejected"},
         {"unit": "gso-2020:12019-01"},
         {"unit": WARD_C},
+        {"unit": PROVINCE},
     ]
     for params in cases:
-        monkeypatch.setattr(export_store, "FAST_SQLITE_CSV", True)
-        fast = download(client, headers, "visits.csv", **params).data.decode("utf-8")
-        monkeypatch.setattr(export_store, "FAST_SQLITE_CSV", False)
-        slow = download(client, headers, "visits.csv", **params).data.decode("utf-8")
-        head_fast, *rows_fast = fast.split("\r\n")
-        head_slow, *rows_slow = slow.split("\r\n")
-        assert head_fast == head_slow
-        assert sorted(rows_fast) == sorted(rows_slow), params
+        text = download(client, headers, "visits.csv", **params).data.decode("utf-8")
+        head, *lines = text.removeprefix("\ufeff").split("\r\n")
+        sep = ";" if params.get("sep") == "semicolon" else ","
+        names = [c.vi if params.get("lang") == "vi" else c.name for c in VISIT_COLUMNS]
+        assert head == sep.join(names)
+        assert text.startswith("\ufeff") is (params.get("bom") != 0)
+        assert lines[-1] == ""  # every line ends with CRLF
+        expected = reference_visits_csv(world, params)
+        assert sorted(lines[:-1]) == sorted(expected), params
+    every = read_csv(download(client, headers, "visits.csv", unit=DISTRICT).data)
+    assert len(every) == 3 + len(TRICKY) + 1 + 3
     rejected = read_csv(
         download(client, headers, "visits.csv", unit=WARD_A, review_status="rejected").data
     )
     assert [r["review_comment"] for r in rejected] == ['\'=sai; "bịa"']
-    odd_row = next(
-        r
-        for r in read_csv(download(client, headers, "visits.csv", unit=WARD_A).data)
-        if r["outcome"] == "come_back"
-    )
+    rows = read_csv(download(client, headers, "visits.csv", unit=WARD_A).data)
+    odd_row = next(r for r in rows if r["outcome"] == "come_back")
     assert odd_row["notes"] == 'Nhà "số 5", ngõ 2; cạnh chợ\nhai dòng\r\nba'
     assert float(odd_row["lat"]) == pytest.approx(20.950123456789012)
     assert odd_row["accuracy_m"] == ""
     assert odd_row["come_back_at"] == "2020-08-18T10:00:00Z"
+    wide = next(r for r in rows if r["lon"] == "1e-05")
+    assert (wide["lat"], wide["accuracy_m"], wide["notes"]) == ("-12.0", "1234567890123456.8", "")
+    assert next(r for r in rows if r["notes"] == "a,b")["accuracy_m"] == "1000000000000000.0"
+
+
+@pytest.mark.parametrize(
+    "phone, masked",
+    [
+        ("0912345789", "*******789"),
+        ("+84 912 345 789", "********789"),
+        ("(024) 3826-1234", "********234"),
+        ("789", "***"),
+        ("12", "**"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_phones_are_masked_by_the_database(world, client, phone, masked):
+    """Every digit but the last three becomes *, spaces + - . ( ) are dropped; admins get
+    the number as stored, guarded when it starts like a formula (+84 ...)."""
+    a = Tablet(world, client, "cv.vg.001")
+    a.push([a.household(phone=phone, head_name="Chủ hộ")])
+    for username, expected in [("sv.vangiang", masked), ("admin", _guard(phone) or "")]:
+        headers = world.headers(client, username)
+        (row,) = read_csv(download(client, headers, "households.csv", unit=WARD_A).data)
+        assert row["phone"] == expected, username
+        sheet = open_xlsx(download(client, headers, "households.xlsx", unit=WARD_A).data)
+        cells = [*sheet[1], *[None] * 16]  # a row may end at its last filled cell
+        assert (cells[10] or "") == expected, username

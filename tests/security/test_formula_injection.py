@@ -9,11 +9,9 @@ supervisor, is scanned: a text cell may begin with one of those characters only 
 ``'`` that neutralises it. tests/api/test_exports.py checks the exact values of a few
 columns; this walks every cell, so a new column of free text cannot slip through.
 
-How the defences were checked: with ``domain.exports.FORMULA_STARTS`` emptied and the
-SQLite fast path off (``store.exports.FAST_SQLITE_CSV = False``: it has its own guard in
-SQL), every export fails; with only the fast path's SQL guard removed
-(``store.exports._FAST_COLUMNS`` rebuilt with notes and review comments unguarded),
-visits.csv fails on SQLite.
+How the defences were checked: with the SQL guard every CSV and XLSX export goes through
+(``store.exports._guarded``) made to return its text unchanged, every test here fails on
+both databases.
 """
 
 from __future__ import annotations

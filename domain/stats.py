@@ -294,6 +294,13 @@ class UnitNode:
     target_rate: float | None
 
 
+def summed_population(populations: Iterable[int | None]) -> int | None:
+    """The adult population of units taken together: the sum of the known ones (None when
+    none is known)."""
+    known = [p for p in populations if p is not None]
+    return sum(known) if known else None
+
+
 def effective_populations(nodes: Iterable[UnitNode]) -> dict[int, int | None]:
     """Each unit's adult population: its own, or the sum of its children's (None when
     neither it nor any unit below it knows one)."""
@@ -304,14 +311,38 @@ def effective_populations(nodes: Iterable[UnitNode]) -> dict[int, int | None]:
     out: dict[int, int | None] = {}
 
     # Deepest first, so every child is known before its parent (trees are 4 levels deep).
-    order = {"group": 0, "ward": 1, "district": 2, "province": 3}
-    for node in sorted(nodes, key=lambda n: order.get(n.level, 4)):
+    for node in sorted(nodes, key=lambda n: LEVEL_DEPTH_ORDER.get(n.level, 4)):
         if node.adult_population is not None:
             out[node.id] = node.adult_population
             continue
-        known = [k for k in (out.get(c.id) for c in children.get(node.id, [])) if k is not None]
-        out[node.id] = sum(known) if known else None
+        out[node.id] = summed_population(out.get(c.id) for c in children.get(node.id, []))
     return out
+
+
+# Levels from the bottom of the tree up: a unit's children are always on an earlier level.
+LEVEL_DEPTH_ORDER = {"group": 0, "ward": 1, "district": 2, "province": 3}
+
+
+@dataclass(frozen=True)
+class PopulationDifference:
+    """A unit whose stored effective adult population is not what its subtree gives."""
+
+    unit_id: int
+    stored: int | None
+    expected: int | None
+
+
+def population_differences(
+    nodes: Iterable[UnitNode], stored: Mapping[int, int | None]
+) -> list[PopulationDifference]:
+    """Every unit of ``nodes`` (a whole subtree) whose stored effective population differs
+    from the one summed up from its own and its children's, by unit id."""
+    expected = effective_populations(nodes)
+    return [
+        PopulationDifference(unit_id, stored.get(unit_id), want)
+        for unit_id, want in sorted(expected.items())
+        if stored.get(unit_id) != want
+    ]
 
 
 def effective_target_rate(node: UnitNode, campaign_rate: float) -> float | None:
@@ -320,6 +351,15 @@ def effective_target_rate(node: UnitNode, campaign_rate: float) -> float | None:
     if node.level == "ward":
         return node.target_rate
     return node.target_rate if node.target_rate is not None else campaign_rate
+
+
+def summed_counters(rows: Iterable[Mapping[str, int]]) -> Deltas:
+    """Counters of several units added up (the whole country from its provinces)."""
+    out: Deltas = {}
+    for row in rows:
+        for name, value in row.items():
+            out[name] = out.get(name, 0) + value
+    return out
 
 
 # --- the daily series ----------------------------------------------------------------------

@@ -92,6 +92,10 @@ class Unit(Model):
     path: Mapped[str] = mapped_column(String(400), default="")
     adult_population: Mapped[int | None] = mapped_column(Integer, nullable=True)
     target_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The adult population the figures use (API §6): its own, else the sum of its
+    # children's; null when no unit at or below it knows one. Kept by store/figures.py in
+    # the same transaction as every change to the tree, so /stats never sums a subtree.
+    effective_population: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -231,13 +235,26 @@ class AuditEntry(Model):
 
 
 class ChangeCounter(Model):
-    """One row: the last position handed out in the change sequence. Taking the next value
-    locks the row until commit, so positions are handed out in commit order."""
+    """SQLite: one row, the last position handed out in the change sequence. Taking the next
+    value locks the row until commit, so positions are handed out in commit order (SQLite's
+    writers are serialised anyway). Unused on PostgreSQL (store/changes.py)."""
 
     __tablename__ = "change_counter"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ChangeXidShift(Model):
+    """PostgreSQL: one row, added to a transaction's id to make its change position, so that
+    positions stay above those written before transaction ids were used (the counter's), or
+    before the database was restored onto another cluster (store/changes.py). Only read by
+    writers: no writer waits on it."""
+
+    __tablename__ = "change_xid_shift"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shift: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Household(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
@@ -14,8 +15,27 @@ from . import CAMPAIGN_DATES, UNIT_REF, OutputSchema, StrictSchema
 __all__ = ["MAX_DAILY_DAYS", "StatsQuery", "StatsSchema", "TotalsSchema"]
 
 
+# The whole country of a scheme (admins only): unit codes never hold a "*", so it never
+# names a unit (docs/figures.md, "The whole country").
+_COUNTRY = re.compile(r"[a-z0-9][a-z0-9._-]*:\*")
+
+
+def unit_or_country(value: str) -> str:
+    """``scheme:code`` as everywhere, or ``scheme:*`` for the whole country."""
+    if _COUNTRY.fullmatch(value):
+        return value
+    return str(UNIT_REF(value))
+
+
 class StatsQuery(StrictSchema):
-    unit = fields.String(required=True, validate=UNIT_REF)
+    unit = fields.String(
+        required=True,
+        validate=unit_or_country,
+        metadata={
+            "description": "scheme:code, or scheme:* for the whole country (every province "
+            "ranked; admins only)."
+        },
+    )
     from_ = fields.Date(data_key="from", load_default=None, validate=CAMPAIGN_DATES)
     to = fields.Date(load_default=None, validate=CAMPAIGN_DATES)
 

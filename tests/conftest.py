@@ -56,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:  # e.g. PostgreSQL's locks: SQLite serialises writers by design
+            chosen = [name for name in chosen if name in only.args]
         metafunc.parametrize("backend", chosen, scope="session", indirect=True)
 
 

@@ -1,5 +1,5 @@
 """GET /api/v1/stats (docs/figures.md): a unit's figures, its children's, its rank, a daily series
-(services/stats.py)."""
+(services/stats.py); ``unit=scheme:*`` is the whole country, for admins."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from . import bp
 
 
 @bp.get("/stats")
-@operation("stats.read", query=StatsQuery, response=StatsSchema, errors=("not_found",))
-def stats(caller: Caller, query: dict[str, Any], settings: Settings) -> stats_service.UnitStats:
-    """A unit's figures, its rank among its siblings, its children's and a daily series."""
+@operation("stats.read", query=StatsQuery, response=StatsSchema, errors=("not_found",), fast=True)
+def stats(caller: Caller, query: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A unit's figures (or the whole country's: `scheme:*`, admins only), its rank among its
+    siblings, its children's and a daily series."""
     return stats_service.unit_stats(
         caller,
         query["unit"],
@@ -25,4 +26,4 @@ def stats(caller: Caller, query: dict[str, Any], settings: Settings) -> stats_se
         end=query["to"],
         now=utcnow(),
         settings=settings,
-    )
+    ).as_json()  # ready JSON (fast): StatsSchema documents it

@@ -1,6 +1,6 @@
 """`field-server stats verify [--unit]` and `stats rebuild`: recount the figures from the
-visits and report (or repair) any difference with the counters the server keeps, through
-services/stats.py."""
+visits (and the units' adult populations from the tree) and report (or repair) any
+difference with what the server keeps, through services/stats.py."""
 
 from __future__ import annotations
 
@@ -68,10 +68,18 @@ def verify(unit_ref: str | None) -> None:
         click.echo(f"... and {len(result.differences) - MAX_SHOWN} more differences")
     for household_id in result.households[:MAX_SHOWN]:
         click.echo(f"household {household_id}: its counters differ from its visits")
-    if not result.agrees:
+    for wrong in result.populations[:MAX_SHOWN]:
         click.echo(
-            f"{len(result.differences)} figure(s) and {len(result.households)} household(s) "
-            "differ; `field-server stats rebuild` repairs them.",
+            f"{result.names.get(wrong.unit_id, wrong.unit_id)}: adult population is "
+            f"{_population(wrong.stored)}, its units give {_population(wrong.expected)}"
+        )
+    if not result.agrees:
+        populations = (
+            f", {len(result.populations)} unit population(s)" if result.populations else ""
+        )
+        click.echo(
+            f"{len(result.differences)} figure(s){populations} and {len(result.households)} "
+            "household(s) differ; `field-server stats rebuild` repairs them.",
             err=True,
         )
         sys.exit(1)
@@ -87,6 +95,11 @@ def rebuild() -> None:
         _caller(), now=utcnow(), settings=current_settings(), progress=_progress()
     )
     click.echo(
-        f"Rebuilt the figures: {result.counters} counter(s) and "
+        f"Rebuilt the figures: {result.counters} counter(s), "
+        f"{result.populations} unit population(s) and "
         f"{result.households} household(s) repaired."
     )
+
+
+def _population(value: int | None) -> str:
+    return "unknown" if value is None else str(value)

@@ -124,6 +124,8 @@ def push(
         return plan, device.last_mutation_id
 
     plan, last_mutation_id = run_write(caller, now, work, timezone=settings.timezone)
+    # Committed: a first big sync gives the pull's queries their statistics at once.
+    pull_store.analyse_if_unanalysed()
     if plan.skews_ms:
         skew = max(plan.skews_ms, key=abs)
         if abs(skew) > SKEW_LOGGED_MS:
@@ -143,7 +145,7 @@ def pull_page(
     most ``limit``, with the cursor to resume from."""
     user_id, device_id = _device(caller)
     held = decode_pull_cursor(settings.secret_key, cursor, user_id=user_id, device_id=device_id)
-    with pull_store.read_snapshot():  # changes and last_mutation_id from one snapshot
+    with pull_store.read_snapshot() as below:  # changes and last_mutation_id from one snapshot
         scope = pull_store.pull_scope(user_id, _scope_roots(user_id, now, settings))
         fingerprint = scope.fingerprint()
         position, reset = pull_store.START, False
@@ -152,7 +154,7 @@ def pull_page(
                 position = held.position
             else:
                 reset = True  # the scope changed: a full copy, built beside the old one
-        changes, new_position, has_more = pull_store.pull_page(scope, position, limit)
+        changes, new_position, has_more = pull_store.pull_page(scope, position, limit, below)
         last_mutation_id = pull_store.last_mutation_id(device_id)
     next_cursor = encode_pull_cursor(
         settings.secret_key, PullCursor(user_id, device_id, fingerprint, new_position)

@@ -7,13 +7,20 @@ every unit above, in the same transaction. The arithmetic is domain/stats.py.
 
 On PostgreSQL, ``snapshot`` locks the households (in id order, so two writers never wait on
 each other crosswise) before reading their visits, so a concurrent writer cannot measure a
-state that is about to change. Before the counter rows, ``apply`` takes the change
-sequence's lock (store/changes.py, which every such write takes anyway for its position),
-then upserts the rows in (unit, day) order: every writer takes the shared locks in the same
-order (households, sequence, counters), so the hot rows at province level never deadlock.
+state that is about to change. ``apply`` then takes a lock per province (the roots of the
+units it adds to, in id order; a transaction-level advisory lock, held until commit) before
+it upserts the counter rows in (unit, day) order. Every counter row belongs to one
+province, so writers in one province take their shared locks one after the other and never
+deadlock, however many times one transaction applies (a push applies its counts, then its
+open conflicts); writers in different provinces never wait for each other. (The change
+sequence takes no lock any more: store/changes.py.)
 
 Reads: a unit's totals are sums over its rows up to ``to`` (state) or within ``[from, to]``
-(flow): a few dozen rows per unit whatever the number of visits.
+(flow): a few dozen rows per unit whatever the number of visits. A unit's adult population
+(its own, else the sum of its children's) is read from its own row (``effective_population``,
+kept by ``refresh_populations`` whenever units change), never summed over its subtree, so a
+/stats answer reads the unit, its siblings and its children and nothing below them: the same
+cost for a province of 600 wards as for a district of 20.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, case, delete, func, or_, select
+from sqlalchemy import Table, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.push import PushContext
@@ -33,22 +40,23 @@ from domain.records import COUNT_FIELDS, Counters
 from domain.stats import (
     DAY_FIGURES,
     FLOW_FIGURES,
+    LEVEL_DEPTH_ORDER,
     STATE_FIGURES,
     UNDATED_FIGURES,
     Deltas,
+    PopulationDifference,
     UnitNode,
     VisitFigureFacts,
     add_into,
     difference,
-    effective_populations,
     effective_target_rate,
     household_contribution,
+    population_differences,
     totals,
 )
 
 from ..extensions import db
 from ..models import Conflict, Household, Unit, UnitDayFigures, UnitFigures, Visit, table
-from . import changes as changes_sequence
 from .batching import chunks
 
 H = table(Household)
@@ -241,11 +249,35 @@ def _upsert(table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
     )
 
 
+# The first key of the two-key advisory locks ``apply`` takes ("FIGS"): no other lock of
+# the application uses two keys, so a province's id can be the second.
+_PROVINCE_LOCKS = 0x46494753
+
+
+def _lock_provinces(unit_ids: Iterable[int]) -> None:
+    """On PostgreSQL, take (or keep: they are re-entrant) the advisory locks of the roots of
+    the tree among ``unit_ids``, in id order. Every counter row a write adds to is on a
+    chain up to its root, so the chain's root is always among them."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite's writers hold the one database lock from BEGIN IMMEDIATE on
+    ids = sorted(set(unit_ids))
+    roots_of = select(U.c.id).where(U.c.parent_id.is_(None)).order_by(U.c.id)
+    if len(ids) <= 1000:  # a write's few chains; a rebuild's whole tree locks every root
+        roots_of = roots_of.where(U.c.id.in_(ids))
+    roots = db.session.execute(roots_of).scalars()
+    for root in list(roots):  # one at a time: the order is what makes it deadlock-free
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :root)"),
+            {"kind": _PROVINCE_LOCKS, "root": root},
+        )
+
+
 def apply(changes: Contributions) -> None:
-    """Add these deltas to the counter rows, in (unit, day) order."""
+    """Add these deltas to the counter rows, in (unit, day) order, under the locks of their
+    provinces (module docstring)."""
     if not changes:
         return
-    changes_sequence.hold_sequence()
+    _lock_provinces(unit_id for unit_id, _ in changes)
     dated = sorted((k, v) for k, v in changes.items() if k[1] is not None)
     undated = sorted((k[0], v) for k, v in changes.items() if k[1] is None)
     if dated:
@@ -264,6 +296,112 @@ def apply(changes: Contributions) -> None:
                 for unit_id, deltas in undated
             ],
         )
+
+
+# --- adult populations (kept whenever units change) -----------------------------------------
+
+
+# Past this many units to refresh (a country's import), one pass over the whole tree a level
+# at a time is cheaper than a pair of statements per 500 units: on a freshly filled
+# PostgreSQL database (no statistics yet) each of those scanned the whole table, 36 s in all
+# for 63,000 units.
+WHOLE_TREE_FROM = 5000
+
+
+def _refresh(where: Any, children_of: Any) -> None:
+    """Set the effective population of the units ``where`` selects from their own and their
+    children's rows (the children's must be final: callers go from the bottom of the tree
+    up). ``children_of`` selects their children, read once and grouped, never once per
+    unit. Only rows whose value changes are written (a country's 52,000 groups mostly have
+    none of their own and no children)."""
+    own = U.c.adult_population
+    db.session.execute(
+        update(U)
+        .where(where, own.is_not(None), U.c.effective_population.is_distinct_from(own))
+        .values(effective_population=own)
+    )
+    child = U.alias("child")
+    sums = (
+        select(child.c.parent_id, func.sum(child.c.effective_population).label("total"))
+        .where(children_of(child))
+        .group_by(child.c.parent_id)
+        .subquery()
+    )
+    db.session.execute(
+        update(U)
+        .where(
+            where,
+            U.c.id == sums.c.parent_id,
+            own.is_(None),
+            U.c.effective_population.is_distinct_from(sums.c.total),
+        )
+        .values(effective_population=sums.c.total)
+    )
+    # Without a population of its own and without children (its last one moved away).
+    has_child = select(child.c.id).where(child.c.parent_id == U.c.id).exists()
+    db.session.execute(
+        update(U)
+        .where(where, own.is_(None), U.c.effective_population.is_not(None), ~has_child)
+        .values(effective_population=None)
+    )
+
+
+def refresh_populations(unit_ids: Iterable[int], also: Iterable[int] = ()) -> None:
+    """Make the effective adult population of these units and of every unit above them
+    exact again, in the caller's transaction: call after creating units, changing their
+    own populations or moving them (``also``: the units a moved unit left, whose sums
+    change too). A few statements per tree level, over those units only."""
+    ids = set(unit_ids) | set(also)
+    if not ids:
+        return
+    if len(ids) > WHOLE_TREE_FROM:
+        refresh_all_populations()
+        return
+    depth_of: dict[int, int] = {}
+    for chunk in chunks(ids):
+        for path in db.session.execute(select(U.c.path).where(U.c.id.in_(chunk))).scalars():
+            for depth, part in enumerate(path.strip("/").split("/")):
+                depth_of[int(part)] = depth
+    if len(depth_of) > WHOLE_TREE_FROM:
+        refresh_all_populations()
+        return
+    for depth in sorted(set(depth_of.values()), reverse=True):
+        for chunk in chunks(sorted(i for i, d in depth_of.items() if d == depth)):
+            _refresh(U.c.id.in_(chunk), lambda child, ids=chunk: child.c.parent_id.in_(ids))
+    _expire_populations(set(depth_of))
+
+
+def refresh_all_populations() -> None:
+    """Recompute every unit's effective adult population (``stats rebuild``): a level at
+    a time, from the bottom of the tree up (a unit's children are on a lower level)."""
+    for level in sorted(LEVEL_DEPTH_ORDER, key=LEVEL_DEPTH_ORDER.__getitem__):
+        _refresh(U.c.level == level, lambda child: child.c.parent_id.is_not(None))
+    _expire_populations(None)
+
+
+def _expire_populations(unit_ids: set[int] | None) -> None:
+    """Units already loaded in the session read the new value on their next access."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Unit) and (unit_ids is None or obj.id in unit_ids):
+            db.session.expire(obj, ["effective_population"])
+
+
+def population_errors(root: Unit | None = None) -> list[PopulationDifference]:
+    """Units (``root`` and below, or all) whose stored effective population differs from
+    the one their subtree gives, recomputed from the units' own populations."""
+    statement = select(
+        U.c.id,
+        U.c.parent_id,
+        U.c.level,
+        U.c.adult_population,
+        U.c.target_rate,
+        U.c.effective_population,
+    )
+    if root is not None:
+        statement = statement.where(U.c.path.startswith(root.path))
+    rows = db.session.execute(statement).all()
+    nodes = [UnitNode(*row[:5]) for row in rows]
+    return population_differences(nodes, {row.id: row.effective_population for row in rows})
 
 
 # --- recounting (stats verify / rebuild) ---------------------------------------------------
@@ -445,32 +583,60 @@ def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, Un
     return out
 
 
-def daily_rows(unit_id: int, end: date) -> list[tuple[str, int, int, int]]:
-    """(day, visits, installed_during, installed delta) of every day up to ``end``."""
+def installed_as_of(unit_ids: Iterable[int], end: date) -> dict[int, int]:
+    """Per unit: the state ``installed`` as of the end of ``end``, all that ranking needs
+    besides the population (one summed column, not the whole of ``sums``)."""
+    ids = list(set(unit_ids))
+    out = dict.fromkeys(ids, 0)
+    for chunk in chunks(ids):
+        rows = db.session.execute(
+            select(DAY.c.unit_id, func.sum(DAY.c.installed))
+            .where(DAY.c.unit_id.in_(chunk), DAY.c.day <= end.isoformat())
+            .group_by(DAY.c.unit_id)
+        ).all()
+        out.update((unit_id, int(installed or 0)) for unit_id, installed in rows)
+    return out
+
+
+def daily_rows(unit_ids: Sequence[int], end: date) -> list[tuple[str, int, int, int]]:
+    """(day, visits, installed_during, installed delta) of every day up to ``end``, summed
+    over these units (one unit, or the provinces of a country)."""
     return [
         (row.day, int(row.visits), int(row.installed_during), int(row.installed))
         for row in db.session.execute(
-            select(DAY.c.day, DAY.c.visits, DAY.c.installed_during, DAY.c.installed)
-            .where(DAY.c.unit_id == unit_id, DAY.c.day <= end.isoformat())
+            select(
+                DAY.c.day,
+                func.sum(DAY.c.visits).label("visits"),
+                func.sum(DAY.c.installed_during).label("installed_during"),
+                func.sum(DAY.c.installed).label("installed"),
+            )
+            .where(DAY.c.unit_id.in_(list(unit_ids)), DAY.c.day <= end.isoformat())
+            .group_by(DAY.c.day)
             .order_by(DAY.c.day)
         ).all()
     ]
 
 
-def siblings(unit: Unit) -> list[Unit]:
+def siblings(unit: Unit) -> list[Any]:
     """The units a unit is ranked among: its parent's children (a top unit: the top units
-    of its scheme), itself included, by id."""
+    of its scheme), itself included, by id. Plain rows with a unit's columns (read-only,
+    cheaper than mapped objects: a province has 62 siblings)."""
     if unit.parent_id is None:
-        statement = select(Unit).where(Unit.parent_id.is_(None), Unit.scheme == unit.scheme)
-    else:
-        statement = select(Unit).where(Unit.parent_id == unit.parent_id)
-    return list(db.session.execute(statement.order_by(Unit.id)).scalars())
+        return top_units(unit.scheme)
+    return list(
+        db.session.execute(select(U).where(U.c.parent_id == unit.parent_id).order_by(U.c.id))
+    )
 
 
-def children(unit: Unit) -> list[Unit]:
-    """The unit's children, by id."""
-    statement = select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.id)
-    return list(db.session.execute(statement).scalars())
+def top_units(scheme: str) -> list[Any]:
+    """The units at the top of a scheme's tree (its provinces), by id, as plain rows."""
+    statement = select(U).where(U.c.parent_id.is_(None), U.c.scheme == scheme)
+    return list(db.session.execute(statement.order_by(U.c.id)))
+
+
+def children(unit: Unit) -> list[Any]:
+    """The unit's children, by id, as plain rows."""
+    return list(db.session.execute(select(U).where(U.c.parent_id == unit.id).order_by(U.c.id)))
 
 
 def unit_refs(unit_ids: Iterable[int]) -> dict[int, str]:
@@ -482,48 +648,30 @@ def unit_refs(unit_ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def first_day(unit_id: int) -> str | None:
-    return db.session.execute(
-        select(func.min(DAY.c.day)).where(DAY.c.unit_id == unit_id)
-    ).scalar_one_or_none()
-
-
-def unit_nodes(units: Iterable[Unit]) -> list[UnitNode]:
-    """Every unit at or under these units: the nodes their adult populations are summed
-    from. Siblings (the usual call) are read as their parent's subtree, in one query."""
-    units = list(units)
-    if not units:
-        return []
-    parents = {u.parent_id for u in units}
-    if len(parents) == 1 and None not in parents:
-        prefixes = [units[0].path.rstrip("/").rsplit("/", 1)[0] + "/"]
-    else:
-        prefixes = sorted({u.path for u in units})
-    rows = db.session.execute(
-        select(U.c.id, U.c.parent_id, U.c.level, U.c.adult_population, U.c.target_rate).where(
-            or_(*(U.c.path.startswith(prefix) for prefix in prefixes))
-        )
-    ).all()
-    return [UnitNode(*row) for row in rows]
+def _node(unit: Unit) -> UnitNode:
+    return UnitNode(unit.id, unit.parent_id, unit.level, unit.adult_population, unit.target_rate)
 
 
 def totals_for(
     units: list[Unit], start: date | None, end: date, campaign_rate: float
 ) -> dict[int, dict[str, Any]]:
-    """The docs/figures.md ``totals`` of each unit (by id): counters summed for [start, end], with
-    adult populations summed up from below where a unit has none of its own."""
-    nodes = {n.id: n for n in unit_nodes(units)}
-    populations = effective_populations(nodes.values())
-    summed = sums([u.id for u in units], start, end)
+    """The docs/figures.md ``totals`` of each unit (by id): counters summed for [start, end],
+    with each unit's stored effective adult population (its own, else its children's)."""
+    return totals_from_sums(units, sums([u.id for u in units], start, end), campaign_rate)
+
+
+def totals_from_sums(
+    units: list[Unit], summed: Mapping[int, UnitSums], campaign_rate: float
+) -> dict[int, dict[str, Any]]:
+    """``totals_for`` from sums already read (the national view adds them up too)."""
     out = {}
     for unit in units:
-        node = nodes[unit.id]
         s = summed[unit.id]
         out[unit.id] = totals(
             state=s.state,
             flow=s.flow,
             undated=s.undated,
-            adult_population=populations.get(unit.id),
-            target_rate=effective_target_rate(node, campaign_rate),
+            adult_population=unit.effective_population,
+            target_rate=effective_target_rate(_node(unit), campaign_rate),
         )
     return out

@@ -2,6 +2,8 @@
 
 A position is (change_seq, entity rank, key): rows are served in that order, so a page may
 end in the middle of one transaction's changes and the next page goes on from the exact row.
+Only rows below the watermark read in the page's snapshot are served (store/changes.py):
+every position below it is final, so a cursor never passes a change committed later.
 Each row carries only its latest position, so a record appears once per advance with its
 latest state. Scope: the caller's units (groups only, for a group assignment), those still in
 their grace period, the households there, all their visits, and the caller's assignments.
@@ -25,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
@@ -40,7 +43,7 @@ from domain.records import (
 
 from ..extensions import db
 from ..models import Assignment, Device, Household, Unit, User, Visit, table
-from .changes import PULLED_MODELS
+from .changes import PULLED_MODELS, watermark
 from .engine import begin_read_snapshot
 from .units import Scope, parent_refs, scope_condition
 
@@ -72,12 +75,63 @@ def _flags_list(value: Any) -> Any:
 
 
 @contextmanager
-def read_snapshot() -> Iterator[None]:
+def read_snapshot() -> Iterator[int]:
     """One read snapshot for everything a pull page reads (its changes and the device's
-    last_mutation_id), ended when the page is read."""
+    last_mutation_id), ended when the page is read; it yields the snapshot's watermark
+    (store/changes.py), read first: on PostgreSQL the snapshot is taken by that very
+    statement, so the transactions that end between the snapshot and the look at
+    pg_stat_activity, which hold the watermark back for this page, are as few as can be."""
     begin_read_snapshot()
     try:
-        yield
+        yield watermark()
+    finally:
+        db.session.rollback()
+
+
+# PostgreSQL plans the page queries from the tables' statistics. A table filled since it
+# was made has none until autovacuum analyses it (up to a minute or more later), and then
+# the planner guesses a ward holds a handful of households and reads the visits of every one
+# of them for each page (0.36 s a page of 500, against 2 ms once analysed). So the first
+# push that finds the households or visits grown past this size without statistics
+# analyses them itself, after it has committed.
+ANALYSE_FROM_BYTES = 512 * 1024
+_UNANALYSED = text(
+    "SELECT relname FROM pg_class "
+    "WHERE oid IN ('households'::regclass, 'visits'::regclass) AND reltuples < 0 "
+    "AND pg_relation_size(oid) >= :size"
+)
+# Databases (by URL) whose pulled tables this process has seen analysed: never again.
+_analysed: set[str] = set()
+
+
+def analyse_if_unanalysed() -> bool:
+    """Analyse the households and visits tables when they have grown without statistics
+    (PostgreSQL; a no-op elsewhere); True if this call analysed them. Outside any write
+    transaction: ANALYZE takes no lock a writer waits for, SKIP_LOCKED passes a table
+    autovacuum is analysing, and one process at a time does it (an advisory lock)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    url = db.engine.url.render_as_string(hide_password=True)
+    if url in _analysed:
+        return False
+    try:
+        tables = list(db.session.execute(_UNANALYSED, {"size": ANALYSE_FROM_BYTES}).scalars())
+        if not tables:
+            if not db.session.execute(
+                text(
+                    "SELECT 1 FROM pg_class WHERE oid IN ('households'::regclass, "
+                    "'visits'::regclass) AND reltuples < 0"
+                )
+            ).first():
+                _analysed.add(url)  # both have statistics: autovacuum keeps them now
+            return False
+        if not db.session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext('field_server.analyse'))")
+        ).scalar_one():
+            return False  # another process is at it
+        db.session.execute(text("ANALYZE (SKIP_LOCKED) households, visits"))
+        db.session.commit()
+        return True
     finally:
         db.session.rollback()
 
@@ -198,10 +252,11 @@ def _position_columns(rank: int) -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=1024)
 def _keys_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
-    """One entity's positions in scope after the cursor, in order."""
+    """One entity's positions in scope after the cursor and below the watermark, in order."""
     seq, key = _position_columns(rank)
     query = _in_scope(select(seq, key), scope, rank, dialect)
-    return query.where(_after(seq, key, since, "since")).order_by(seq, key)
+    below = seq < bindparam("watermark", type_=BigInteger())
+    return query.where(_after(seq, key, since, "since"), below).order_by(seq, key)
 
 
 @functools.lru_cache(maxsize=16)
@@ -262,9 +317,10 @@ def _time_text(dialect: Dialect) -> Callable[[Any], str | None]:
 
 
 def pull_page(
-    scope: PullScope, position: tuple[int, int, Any], limit: int
+    scope: PullScope, position: tuple[int, int, Any], limit: int, below: int
 ) -> tuple[list[dict[str, Any]], tuple[int, int, Any], bool]:
-    """(changes, position after the last one, has_more).
+    """(changes, position after the last one, has_more), of the positions below ``below``
+    (the watermark ``read_snapshot`` gave).
 
     Two steps: each entity's next ``limit + 1`` positions (keys only) to find where the
     page ends, then the full rows of just the page's records. Fetching ``limit + 1`` full
@@ -278,7 +334,7 @@ def pull_page(
     keys: list[tuple[int, int, Any]] = []
     for rank in range(len(ENTITIES)):
         since = _compare(rank, last_rank)
-        params: dict[str, Any] = {"since_seq": seq}
+        params: dict[str, Any] = {"since_seq": seq, "watermark": below}
         if since == 0:
             params["since_key"] = last_key
         query = _keys_statement(dialect.name, scope, rank, since).limit(limit + 1)

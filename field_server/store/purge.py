@@ -17,8 +17,8 @@ two purged households look alike to the duplicate rules (domain/duplicates.py), 
 address can equal it, and it marks the household as purged for the audit pass.
 
 Rows tablets pull are marked with change position PENDING while the purge runs and given
-one real position at its very end (``stamp_pending``): the counter's row is locked only for
-that last moment, and no list of millions of ids is held in memory.
+one real position at its very end (``stamp_pending``): no list of millions of ids is held in
+memory.
 
 With ``apply=False`` every statement that would write is a count instead (the dry run), so
 the dry run's counts are the purge's.

@@ -12,7 +12,9 @@ other error, so the table is either fully updated or untouched.
 Paths (``/<root id>/.../<own id>/``) of new units are computed in SQL from the parent's
 path; a unit whose parent changes has its own path and its whole subtree's rewritten by one
 prefix UPDATE. ``version`` and ``updated_at`` move only for units whose stored values
-change, so importing the same file twice changes nothing the second time.
+change, so importing the same file twice changes nothing the second time. Last, the
+effective adult populations the figures read (store/figures.py) are recomputed for the new
+and changed units and every unit above them, old and new.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from domain.geography import (
 
 from ..extensions import db
 from ..models import Unit, table
+from . import figures
 from .batching import chunks
 
 UNITS = table(Unit)
@@ -104,6 +107,7 @@ def write_plan(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetim
     ids: dict[UnitKey, int] = {key: unit.id for key, unit in stored.items() if unit.id}
     table = UNITS
     touched: list[UnitKey] = []
+    left: set[int] = set()  # the ancestors that moved units leave
     # Level by level, top down: a level's parents (new, moved or untouched) are final by the
     # time its own units are inserted or moved, whatever order the file had.
     for level in LEVELS:
@@ -140,11 +144,15 @@ def write_plan(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetim
             _update_changed(chunk, ids, now)
         for unit in changed:
             if unit.moved:
-                _move_subtree(
+                left |= _move_subtree(
                     ids[unit.key],
                     ids[(unit.scheme, unit.parent_code)] if unit.parent_code else None,
                 )
-    return [ids[key] for key in touched]
+    touched_ids = [ids[key] for key in touched]
+    # The figures read each unit's effective adult population from its row: make the
+    # touched units' and their old and new ancestors' exact, in this transaction.
+    figures.refresh_populations(touched_ids, also=left)
+    return touched_ids
 
 
 def _set_new_paths(level: str) -> None:
@@ -186,16 +194,18 @@ def _update_changed(units: list[PlannedUnit], ids: dict[UnitKey, int], now: date
     )
 
 
-def _move_subtree(unit_id: int, parent_id: int | None) -> None:
-    """Rewrite the path prefix of a moved unit and of everything below it. Moves are rare
-    (a re-drawn boundary), so reading the two current paths first costs nothing."""
+def _move_subtree(unit_id: int, parent_id: int | None) -> set[int]:
+    """Rewrite the path prefix of a moved unit and of everything below it; the ids of the
+    ancestors it left. Moves are rare (a re-drawn boundary), so reading the two current
+    paths first costs nothing."""
     old_path = db.session.execute(select(Unit.path).where(Unit.id == unit_id)).scalar_one()
+    left = {int(part) for part in old_path.strip("/").split("/")[:-1]}
     parent_path = "/"
     if parent_id is not None:
         parent_path = db.session.execute(select(Unit.path).where(Unit.id == parent_id)).scalar_one()
     new_path = f"{parent_path}{unit_id}/"
     if new_path == old_path:
-        return
+        return left
     db.session.execute(
         update(Unit)
         .where(Unit.path.startswith(old_path))
@@ -204,6 +214,7 @@ def _move_subtree(unit_id: int, parent_id: int | None) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    return left
 
 
 def all_units(scheme: str | None = None) -> list[Unit]:

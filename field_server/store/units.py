@@ -11,6 +11,7 @@ from domain.roles import Scope
 
 from ..extensions import db
 from ..models import Assignment, Unit
+from . import figures
 
 
 def parse_unit_ref(ref: str) -> tuple[str, str] | None:
@@ -133,4 +134,7 @@ def create_unit(
     db.session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     db.session.flush()
+    # The figures read every unit's population from its own row: keep it and its
+    # ancestors' sums exact in this same transaction.
+    figures.refresh_populations([unit.id])
     return unit

@@ -1,11 +1,18 @@
-"""Push and pull throughput against a real server process on SQLite (`make bench`).
+"""Push and pull throughput against a real server process (`make bench`).
 
 Absolute times are noisy on a shared machine, so each figure is reported beside a baseline
-measured in the same run: a bare `sqlite3` executemany of the same rows into tables of the
-same shape, with the same durability (WAL, synchronous=FULL), one transaction per batch.
-Results go to docs/benchmarks.md (the section between the sync markers is rewritten).
+measured in the same run: on SQLite a bare `sqlite3` executemany of the same rows into
+tables of the same shape, with the same durability (WAL, synchronous=FULL), one transaction
+per batch. Results go to docs/benchmarks.md (the section between the sync markers is
+rewritten).
 
-    python -m tests.benchmarks.bench_sync [--batches 40] [--write]
+On PostgreSQL (``--backend postgresql``, a new database made for the run on the server that
+``FIELD_TEST_POSTGRES_URL`` names, as the tests do, and dropped after) the pull is measured
+twice: right after the push, on a freshly filled database whose tables have no statistics
+yet (autovacuum is turned off on them for the run, so it cannot analyse them behind the
+benchmark's back), and again after an ``ANALYZE``.
+
+    python -m tests.benchmarks.bench_sync [--batches 40] [--backend sqlite|postgresql] [--write]
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.benchmarks.doc import write_section
+from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.processes import ServerPool, field_env, run_cli
 
 BATCH = 500
@@ -174,113 +182,176 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def run(batch_count: int) -> dict:
+def _postgres(url: str, *statements: str) -> None:
+    """Run statements on the benchmark's PostgreSQL database (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+PULLED_TABLES = ("units", "assignments", "households", "visits")
+
+
+def pull_all(url: str, token: str) -> tuple[int, float]:
+    """Every change from an empty cursor: (changes, seconds)."""
+    start, changes, cursor = time.perf_counter(), 0, ""
+    for _ in range(100_000):
+        page = get(f"{url}/api/v1/sync/pull?limit=500&cursor={cursor}", token)
+        changes += len(page["changes"])
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            break
+    return changes, time.perf_counter() - start
+
+
+def run(batch_count: int, backend: str = "sqlite") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        env = field_env(folder / "instance")
-        run_cli(env, "init-secrets")
-        run_cli(env, "db", "upgrade")
-        (folder / "units.csv").write_text(UNITS_CSV)
-        run_cli(env, "units", "import", str(folder / "units.csv"))
-        subprocess.run(
-            [
-                str(Path(sys.executable).with_name("field-server")),
-                "users",
-                "create",
-                "cv.bench",
-                "--role",
-                "canvasser",
-                "--unit",
-                "gso-2020:12019",
-                "--password-stdin",
-            ],
-            env=env,
-            input="bench-password-1\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
-        pool = ServerPool(folder)
+        database = None
+        extra: dict[str, str] = {}
+        if backend == "postgresql":
+            database, url = create_postgres_database("field_bench")
+            extra["FIELD_DATABASE_URL"] = url
         try:
-            server = pool(env, "--workers", "1")
-            device = str(uuid.uuid4())
-            login = post(
-                f"{server.url}/api/v1/auth/login",
-                {
-                    "username": "cv.bench",
-                    "password": "bench-password-1",
-                    "device_id": device,
-                    "device_secret": f"bench-secret-of-{device}",
-                },
-            )
-            token = login["access_token"]
-            batches = make_batches(device, batch_count)
-            start = time.perf_counter()
-            for batch in batches:
-                answer = post(
-                    f"{server.url}/api/v1/sync/push",
-                    {"device_id": device, "mutations": batch},
-                    token,
-                )
-                assert all(r["status"] == "applied" for r in answer["results"]), answer
-            push_seconds = time.perf_counter() - start
-            mutations = sum(len(b) for b in batches)
-
-            start, changes, cursor = time.perf_counter(), 0, ""
-            for _ in range(100_000):
-                page = get(f"{server.url}/api/v1/sync/pull?limit=500&cursor={cursor}", token)
-                changes += len(page["changes"])
-                cursor = page["cursor"]
-                if not page["has_more"]:
-                    break
-            pull_seconds = time.perf_counter() - start
+            return _run(folder, field_env(folder / "instance", **extra), batch_count, backend)
         finally:
-            pool.stop_all()
-        base = baseline(batches, folder)
+            if database is not None:
+                drop_postgres_database(database)
+
+
+def _run(folder: Path, env: dict[str, str], batch_count: int, backend: str) -> dict:
+    run_cli(env, "init-secrets")
+    run_cli(env, "db", "upgrade")
+    database_url = env.get("FIELD_DATABASE_URL", "")
+    if backend == "postgresql":
+        _postgres(
+            database_url,
+            *(f"ALTER TABLE {t} SET (autovacuum_enabled = false)" for t in PULLED_TABLES),
+        )
+    (folder / "units.csv").write_text(UNITS_CSV)
+    run_cli(env, "units", "import", str(folder / "units.csv"))
+    created = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("field-server")),
+            "users",
+            "create",
+            "cv.bench",
+            "--role",
+            "canvasser",
+            "--unit",
+            "gso-2020:12019",
+            "--password-stdin",
+        ],
+        env=env,
+        input="bench-password-1\n",
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    pool = ServerPool(folder)
+    try:
+        server = pool(env, "--workers", "1")
+        device = str(uuid.uuid4())
+        login = post(
+            f"{server.url}/api/v1/auth/login",
+            {
+                "username": "cv.bench",
+                "password": "bench-password-1",
+                "device_id": device,
+                "device_secret": f"bench-secret-of-{device}",
+            },
+        )
+        token = login["access_token"]
+        batches = make_batches(device, batch_count)
+        start = time.perf_counter()
+        for batch in batches:
+            answer = post(
+                f"{server.url}/api/v1/sync/push",
+                {"device_id": device, "mutations": batch},
+                token,
+            )
+            assert all(r["status"] == "applied" for r in answer["results"]), answer
+        push_seconds = time.perf_counter() - start
+        mutations = sum(len(b) for b in batches)
+
+        changes, pull_seconds = pull_all(server.url, token)
+        analysed_rate = None
+        if backend == "postgresql":
+            _postgres(database_url, *(f"ANALYZE {t}" for t in PULLED_TABLES))
+            analysed, analysed_seconds = pull_all(server.url, token)
+            analysed_rate = analysed / analysed_seconds
+    finally:
+        pool.stop_all()
+    base = baseline(batches, folder) if backend == "sqlite" else None
     return {
+        "backend": backend,
         "mutations": mutations,
         "push_rate": mutations / push_seconds,
         "baseline_rate": base,
         "changes": changes,
         "pull_rate": changes / pull_seconds,
+        "analysed_pull_rate": analysed_rate,
     }
 
 
+def section_name(backend: str) -> str:
+    return "sync" if backend == "sqlite" else f"sync-{backend}"
+
+
 def report(result: dict) -> str:
-    ratio = result["push_rate"] / result["baseline_rate"]
-    return "\n".join(
-        [
-            "<!-- bench:sync -->",
-            f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; SQLite, one server process "
-            "(`field-server serve --workers 1`), HTTP on 127.0.0.1.",
-            "",
-            "| figure | measured | bar |",
-            "| --- | --- | --- |",
-            f"| push: {result['mutations']:,} mutations in batches of 500 (250 households + 250 "
-            f"visits) | {result['push_rate']:,.0f} mutations/s | 5,000 mutations/s |",
+    name = section_name(result["backend"])
+    database = "SQLite" if result["backend"] == "sqlite" else "PostgreSQL"
+    lines = [
+        f"<!-- bench:{name} -->",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; {database}, one server "
+        "process (`field-server serve --workers 1`), HTTP on 127.0.0.1.",
+        "",
+        "| figure | measured | bar |",
+        "| --- | --- | --- |",
+        f"| push: {result['mutations']:,} mutations in batches of 500 (250 households + 250 "
+        f"visits) | {result['push_rate']:,.0f} mutations/s | 5,000 mutations/s |",
+    ]
+    if result["baseline_rate"] is not None:
+        ratio = result["push_rate"] / result["baseline_rate"]
+        lines += [
             f"| bare `sqlite3` executemany of the same rows, same run | "
             f"{result['baseline_rate']:,.0f} rows/s | (baseline) |",
             f"| push as a share of the bare insert | {ratio:.1%} | |",
-            f"| pull: {result['changes']:,} changes with limit=500 | "
-            f"{result['pull_rate']:,.0f} changes/s | 20,000 changes/s |",
-            "<!-- /bench:sync -->",
         ]
+    fresh = " from the freshly filled database (no statistics)" if name != "sync" else ""
+    lines.append(
+        f"| pull: {result['changes']:,} changes with limit=500{fresh} | "
+        f"{result['pull_rate']:,.0f} changes/s | 20,000 changes/s |"
     )
+    if result["analysed_pull_rate"] is not None:
+        lines.append(
+            f"| the same pull after `ANALYZE` | {result['analysed_pull_rate']:,.0f} changes/s "
+            "| 20,000 changes/s |"
+        )
+    lines.append(f"<!-- /bench:{name} -->")
+    return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    write_section("sync", "Sync", section)
+def write(section: str, backend: str = "sqlite") -> None:
+    heading = "Sync" if backend == "sqlite" else "Sync on PostgreSQL"
+    write_section(section_name(backend), heading, section)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
-    section = report(run(args.batches))
+    section = report(run(args.batches, args.backend))
     print(section)
     if args.write:
-        write(section)
+        write(section, args.backend)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,15 +59,18 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 @dataclass
 class DemoContext:
-    """What the steps share: the app, the time of the run, and the generated passwords."""
+    """What the steps share: the app, the time of the run, the users and their generated
+    passwords; ``echo`` says what was loaded, ``note`` shows progress (standard error)."""
 
     app: Flask
     now: datetime
     echo: Callable[[str], None]
     passwords: dict[str, str] = field(default_factory=dict)
+    users: Sequence[DemoUser] = DEMO_USERS
+    note: Callable[[str], None] = print
 
 
-def _operator() -> Caller:
+def operator() -> Caller:
     try:
         return Caller.operator(f"cli:{getpass.getuser()}")
     except (KeyError, OSError):
@@ -79,7 +82,7 @@ def load_units_and_users(ctx: DemoContext) -> None:
     `users create` (services/demo.py); refused when the database is not empty."""
     parsed = parse_units_csv(decode_csv_bytes(UNITS_FILE.read_bytes()))
     loaded = demo_service.load_demo(
-        _operator(), parsed, DEMO_USERS, now=ctx.now, settings=current_settings()
+        operator(), parsed, DEMO_USERS, now=ctx.now, settings=current_settings()
     )
     ctx.passwords.update(loaded.passwords)
     ctx.echo(f"Units: {loaded.units_created} loaded from {UNITS_FILE.name} (scheme gso-2020)")
@@ -96,7 +99,7 @@ def write_credentials(ctx: DemoContext) -> None:
         "# field-server demo users (demo data only). "
         "Columns: username<TAB>role<TAB>password<TAB>units",
     ]
-    for user in DEMO_USERS:
+    for user in ctx.users:
         units = ",".join(user.units) or "-"
         lines.append(f"{user.username}\t{user.role}\t{ctx.passwords[user.username]}\t{units}")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -137,7 +140,33 @@ def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:
     return ctx
 
 
+SCALES = ("district", "province", "country")
+
+
 @click.command("demo")
+@click.option(
+    "--scale",
+    type=click.Choice(SCALES),
+    default="district",
+    show_default=True,
+    help="district: Văn Giang, a day of canvassing through the API; province: one province "
+    "(--province), country: all 10,767 wards, with generated campaigns pushed through "
+    "the sync service.",
+)
+@click.option(
+    "--visits",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Visits to generate at province or country scale (default 100,000 for a "
+    "province, 1,000,000 for the country).",
+)
+@click.option(
+    "--province",
+    "province_code",
+    metavar="CODE",
+    default=None,
+    help="The province's GSO code at province scale (default 33, Hưng Yên).",
+)
 @click.option(
     "--if-empty",
     is_flag=True,
@@ -149,9 +178,24 @@ def run_demo(app: Flask, echo: Callable[[str], None]) -> DemoContext:
     help="Leave out the closing hint to start the server (for scripts that start it next).",
 )
 @with_appcontext
-def demo(if_empty: bool, no_hint: bool) -> None:
+def demo(
+    scale: str, visits: int | None, province_code: str | None, if_empty: bool, no_hint: bool
+) -> None:
     """Load a demo district (Văn Giang, Hưng Yên: real GSO 2020 codes, demo populations),
-    one user per role, and write their passwords to INSTANCE/demo-credentials.txt."""
+    one user per role, and write their passwords to INSTANCE/demo-credentials.txt; or, with
+    --scale, a province or the whole country with a generated campaign."""
+    if scale == "district" and (visits is not None or province_code is not None):
+        raise click.UsageError("--visits and --province go with --scale province or country")
+    if scale == "country" and province_code is not None:
+        raise click.UsageError("--province goes with --scale province")
+    if province_code is not None:
+        from .demo_campaign import province_codes
+
+        if province_code not in province_codes():
+            raise click.BadParameter(
+                f"{province_code!r} is not a province code of the GSO 2020 list (01 to 96)",
+                param_hint="--province",
+            )
     units, users = demo_service.database_contents()
     if units or users:
         held = f"the database already holds {units} unit(s) and {users} user(s)"
@@ -164,11 +208,23 @@ def demo(if_empty: bool, no_hint: bool) -> None:
             err=True,
         )
         sys.exit(1)
-    click.echo("Loading the demo district Văn Giang (Hưng Yên)...")
+    # The app itself, not the proxy (the demo runs past this context); Flask types
+    # current_app as the app, so the proxy's method is unknown to the type checker.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    units_file = UNITS_FILE
     try:
-        # The app itself, not the proxy (the demo runs past this context); Flask types
-        # current_app as the app, so the proxy's method is unknown to the type checker.
-        run_demo(current_app._get_current_object(), click.echo)  # type: ignore[attr-defined]
+        if scale == "district":
+            click.echo("Loading the demo district Văn Giang (Hưng Yên)...")
+            run_demo(app, click.echo)
+        else:
+            from .demo_campaign import GSO_UNITS_FILE
+            from .demo_scale import run_scale
+
+            units_file = GSO_UNITS_FILE
+            ctx = DemoContext(
+                app=app, now=utcnow(), echo=click.echo, note=lambda s: click.echo(s, err=True)
+            )
+            run_scale(ctx, scale=scale, province=province_code, visits=visits)
     except DemoRefused as exc:  # another process filled the database meanwhile
         if if_empty:
             click.echo(f"Demo not loaded: {exc}.")
@@ -177,7 +233,7 @@ def demo(if_empty: bool, no_hint: bool) -> None:
         sys.exit(1)
     except ImportRejected as exc:  # a broken installation: the shipped CSV is bad
         for error in exc.errors:
-            click.echo(error.format(str(UNITS_FILE)), err=True)
+            click.echo(error.format(str(units_file)), err=True)
         sys.exit(1)
     if no_hint:
         click.echo("Demo loaded.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 
@@ -67,6 +68,48 @@ def insert_user(
 def open_assignments(user_id: int, units: Sequence[Unit], now: datetime) -> list[int]:
     """Open an assignment of the user to each unit; the new assignments' ids."""
     assignments = [Assignment(user_id=user_id, unit_id=unit.id, starts_at=now) for unit in units]
+    db.session.add_all(assignments)
+    db.session.flush()
+    return [a.id for a in assignments]
+
+
+class NewUser(NamedTuple):
+    """A user for ``insert_users``: what ``insert_user`` takes, as one row."""
+
+    username: str
+    role: str
+    password_hash: str
+    full_name: str | None
+
+
+def insert_users(rows: Sequence[NewUser], now: datetime) -> list[User]:
+    """New active users with no units, as ``insert_user`` makes them, added together and
+    flushed once (multi-row INSERTs, not a round trip per user); the users, in the order
+    given, with their ids."""
+    users = [
+        User(
+            username=row.username,
+            role=row.role,
+            password_hash=row.password_hash,
+            full_name=row.full_name,
+            active=True,
+            token_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        for row in rows
+    ]
+    db.session.add_all(users)
+    db.session.flush()
+    return users
+
+
+def open_assignments_many(pairs: Sequence[tuple[int, int]], now: datetime) -> list[int]:
+    """Open an assignment for each (user id, unit id), flushed once; the new assignments'
+    ids, in the order given."""
+    assignments = [
+        Assignment(user_id=user_id, unit_id=unit_id, starts_at=now) for user_id, unit_id in pairs
+    ]
     db.session.add_all(assignments)
     db.session.flush()
     return [a.id for a in assignments]

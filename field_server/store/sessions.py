@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,6 +65,36 @@ def device_for_login(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
+
+
+class NewDevice(NamedTuple):
+    """A device for ``insert_devices``: the fields ``device_for_login`` writes."""
+
+    device_id: str
+    user_id: int
+    name: str | None
+    secret_hash: str | None
+
+
+def insert_devices(rows: Sequence[NewDevice], now: datetime) -> None:
+    """New devices, as a first login makes them (``device_for_login``), added together and
+    flushed once (multi-row INSERTs, not a round trip per device). The ids must be new:
+    a device already stored fails the flush rather than being taken over."""
+    db.session.add_all(
+        [
+            Device(
+                device_id=row.device_id,
+                user_id=row.user_id,
+                name=row.name,
+                secret_hash=row.secret_hash,
+                last_mutation_id=0,
+                created_at=now,
+                last_seen_at=None,
+            )
+            for row in rows
+        ]
+    )
+    db.session.flush()
 
 
 def take_over_device(device: Device, user_id: int, now: datetime) -> int:

@@ -16,6 +16,7 @@ stops the listener and every connection thread.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -155,6 +156,8 @@ class FaultProxy:
 
     def close(self) -> None:
         self.closing.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() that close() would not
         self.listener.close()
         self.acceptor.join(10)
         for thread in self.threads:

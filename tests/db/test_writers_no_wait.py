@@ -45,21 +45,26 @@ WAITING = text(
 pytestmark = pytest.mark.backends("postgresql")
 
 
-def eight_provinces(app: Any) -> World:
-    """One province > district > ward per writer, and a canvasser in each ward."""
-    passwords = {f"cv.p{i}": f"pw-cv.p{i}-secret" for i in range(WRITERS)}
+def writers_in_wards(app: Any, *, provinces: int) -> tuple[World, list[str]]:
+    """WRITERS wards, each in its own district and spread over ``provinces`` provinces, and
+    a canvasser cv.w<i> in ward i; returns the world and the wards' refs."""
+    passwords = {f"cv.w{i}": f"pw-cv.w{i}-secret" for i in range(WRITERS)}
     now = datetime.now(UTC)
+    refs = []
     with app.app_context():
-        for i in range(WRITERS):
-            province = create_unit(
-                scheme="gso-2020", code=f"9{i}", name=f"Tỉnh {i}", level="province", parent=None
+        tops = [
+            create_unit(
+                scheme="gso-2020", code=f"9{p}", name=f"Tỉnh {p}", level="province", parent=None
             )
+            for p in range(provinces)
+        ]
+        for i in range(WRITERS):
             district = create_unit(
                 scheme="gso-2020",
                 code=f"9{i}0",
                 name=f"Huyện {i}",
                 level="district",
-                parent=province,
+                parent=tops[i % provinces],
             )
             ward = create_unit(
                 scheme="gso-2020",
@@ -70,27 +75,28 @@ def eight_provinces(app: Any) -> World:
                 adult_population=5000,
                 target_rate=0.6,
             )
+            refs.append(f"gso-2020:9{i}001")
             create_user(
-                username=f"cv.p{i}",
+                username=f"cv.w{i}",
                 role="canvasser",
-                password_hash=world_hash(app, passwords[f"cv.p{i}"], hash_password),
+                password_hash=world_hash(app, passwords[f"cv.w{i}"], hash_password),
                 full_name=f"Người đi vận động {i}",
                 units=[ward],
                 now=now,
             )
         db.session.commit()
-    return World(app=app, passwords=passwords)
+    return World(app=app, passwords=passwords), refs
 
 
 def test_writers_in_eight_provinces_never_wait_for_each_other(app, backend):
     """All 8 pushes reach their commit at the same time, each holding every lock it takes
     (a push that waited for another's lock could not get there before that one commits),
     and no lock request of theirs is seen waiting meanwhile."""
-    world = eight_provinces(app)
-    tablets = [Tablet(world, app.test_client(), f"cv.p{i}") for i in range(WRITERS)]
+    world, wards = writers_in_wards(app, provinces=WRITERS)
+    tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(WRITERS)]
     batches = []
     for i, tablet in enumerate(tablets):
-        households = [tablet.household(ward=f"gso-2020:9{i}001", address=f"Số {n}, ngõ {i}")
+        households = [tablet.household(ward=wards[i], address=f"Số {n}, ngõ {i}")
                       for n in range(20)]  # fmt: skip
         visits = [tablet.visit(h["id"]) for h in households]
         batches.append(households + visits)
@@ -217,49 +223,16 @@ def test_pulls_between_out_of_order_commits_never_skip_a_row(world, app, backend
     assert len(served) == len(set(served))
 
 
-def one_province(app: Any) -> World:
-    """One province > district > 8 wards, and a canvasser in each ward."""
-    passwords = {f"cv.w{i}": f"pw-cv.w{i}-secret" for i in range(WRITERS)}
-    now = datetime.now(UTC)
-    with app.app_context():
-        province = create_unit(
-            scheme="gso-2020", code="98", name="Tỉnh chung", level="province", parent=None
-        )
-        district = create_unit(
-            scheme="gso-2020", code="980", name="Huyện chung", level="district", parent=province
-        )
-        for i in range(WRITERS):
-            ward = create_unit(
-                scheme="gso-2020",
-                code=f"980{i:02d}",
-                name=f"Xã {i}",
-                level="ward",
-                parent=district,
-                adult_population=5000,
-                target_rate=0.6,
-            )
-            create_user(
-                username=f"cv.w{i}",
-                role="canvasser",
-                password_hash=world_hash(app, passwords[f"cv.w{i}"], hash_password),
-                full_name=f"Người đi vận động {i}",
-                units=[ward],
-                now=now,
-            )
-        db.session.commit()
-    return World(app=app, passwords=passwords)
-
-
 def test_writers_of_one_province_take_turns_without_deadlocks(app, backend, caplog):
     """Writers of one province share its counter rows: each push adds to them twice (its
     counts, then the conflicts it opened), so without one order across both they could
     deadlock and be retried. They take turns instead: every push applies at its first try."""
-    world = one_province(app)
+    world, wards = writers_in_wards(app, provinces=1)
     tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(WRITERS)]
     rounds = 4
     batches: list[list[list[dict[str, Any]]]] = []
     for i, tablet in enumerate(tablets):
-        ward = f"gso-2020:980{i:02d}"
+        ward = wards[i]
         per_round = []
         for r in range(rounds):
             # The same house written twice: a possible duplicate, so an open conflict.

@@ -465,6 +465,48 @@ class UnitDayFigures(Model):
     review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class FigureDelta(Model):
+    """PostgreSQL: what one write adds to the counter rows of a unit above the ward (a
+    district or a province), appended instead of added in place, so that writers in
+    different wards of one province never wait on a row they share. ``day`` is the dated
+    row's day, or None for the undated row. Whoever writes next folds a unit's deltas into its
+    rows when no one else is folding them (store/figures.py); reads add the deltas not yet
+    folded. SQLite adds in place (its writers are serialised): the table stays empty."""
+
+    __tablename__ = "figure_deltas"
+    __table_args__ = (Index("ix_figure_deltas_unit_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    day: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    households_visited: Mapped[int] = mapped_column(BigInteger, default=0)
+    adults_counted: Mapped[int] = mapped_column(BigInteger, default=0)
+    smartphones: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_during_campaign: Mapped[int] = mapped_column(BigInteger, default=0)
+    priority_subjects: Mapped[int] = mapped_column(BigInteger, default=0)
+    priority_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_during: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_partial: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_already_installed: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_not_home: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_come_back: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_no_smartphone: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_vacant: Mapped[int] = mapped_column(BigInteger, default=0)
+    outcome_language_barrier: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_approved: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
+    households: Mapped[int] = mapped_column(BigInteger, default=0)
+    open_conflicts: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class UnitFigures(Model):
     """The undated figures of a unit, kept as counters like UnitDayFigures: households not
     merged away, and open conflicts."""

@@ -7,20 +7,25 @@ every unit above, in the same transaction. The arithmetic is domain/stats.py.
 
 On PostgreSQL, ``snapshot`` locks the households (in id order, so two writers never wait on
 each other crosswise) before reading their visits, so a concurrent writer cannot measure a
-state that is about to change. ``apply`` then takes a lock per province (the roots of the
-units it adds to, in id order; a transaction-level advisory lock, held until commit) before
-it upserts the counter rows in (unit, day) order. Every counter row belongs to one
-province, so writers in one province take their shared locks one after the other and never
-deadlock, however many times one transaction applies (a push applies its counts, then its
-open conflicts); writers in different provinces never wait for each other. (The change
-sequence takes no lock any more: store/changes.py.)
+state that is about to change. ``apply`` then adds to the rows of the households' groups
+and wards in place, in (unit, day) order: only writers in the same ward share those. The
+rows of a district or a province are shared by every writer below it, so a writer adds to
+them in place only when it holds that unit's fold lock (a transaction-level advisory lock,
+taken with ``pg_try_advisory_xact_lock``, which never waits); when another transaction holds
+it, the writer appends its deltas to ``figure_deltas`` instead, and the next writer to hold
+the lock folds them into the rows. So writers in different wards never wait for each other,
+and a unit's deltas not yet folded are few (as many as the writes made while one
+transaction held its lock). Reads add them in. (The change
+sequence takes no lock either: store/changes.py.) ``rebuild`` locks the three tables first,
+so no write adds to the rows it replaces.
 
 Reads: a unit's totals are sums over its rows up to ``to`` (state) or within ``[from, to]``
-(flow): a few dozen rows per unit whatever the number of visits. A unit's adult population
-(its own, else the sum of its children's) is read from its own row (``effective_population``,
-kept by ``refresh_populations`` whenever units change), never summed over its subtree, so a
-/stats answer reads the unit, its siblings and its children and nothing below them: the same
-cost for a province of 600 wards as for a district of 20.
+(flow), and its deltas not folded yet: a few dozen rows per unit whatever the number of
+visits. A unit's adult population (its own, else the sum of its children's) is read from
+its own row (``effective_population``, kept by ``refresh_populations`` whenever units
+change), never summed over its subtree, so a /stats answer reads the unit, its siblings and
+its children and nothing below them: the same cost for a province of 600 wards as for a
+district of 20.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.push import PushContext
@@ -56,7 +61,16 @@ from domain.stats import (
 )
 
 from ..extensions import db
-from ..models import Conflict, Household, Unit, UnitDayFigures, UnitFigures, Visit, table
+from ..models import (
+    Conflict,
+    FigureDelta,
+    Household,
+    Unit,
+    UnitDayFigures,
+    UnitFigures,
+    Visit,
+    table,
+)
 from .batching import chunks
 
 H = table(Household)
@@ -64,6 +78,7 @@ V = table(Visit)
 U = table(Unit)
 DAY = table(UnitDayFigures)
 UNDATED = table(UnitFigures)
+DELTAS = table(FigureDelta)
 
 COUNTERS = tuple(Counters.__dataclass_fields__)  # a household's own derived counters
 # (unit id, day) -> deltas for the dated rows; (unit id, None) for the undated row.
@@ -249,37 +264,30 @@ def _upsert(table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
     )
 
 
-# The first key of the two-key advisory locks ``apply`` takes ("FIGS"): no other lock of
-# the application uses two keys, so a province's id can be the second.
-_PROVINCE_LOCKS = 0x46494753
+# The first key of the two-key advisory locks that say who folds a unit's deltas ("FOLD"):
+# no other lock of the application uses two keys, so a unit's id can be the second.
+_FOLD_LOCKS = 0x464F4C44
+_SHARED_LEVELS = tuple(
+    level for level, depth in LEVEL_DEPTH_ORDER.items() if depth > LEVEL_DEPTH_ORDER["ward"]
+)
 
 
-def _lock_provinces(unit_ids: Iterable[int]) -> None:
-    """On PostgreSQL, take (or keep: they are re-entrant) the advisory locks of the roots of
-    the tree among ``unit_ids``, in id order. Every counter row a write adds to is on a
-    chain up to its root, so the chain's root is always among them."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return  # SQLite's writers hold the one database lock from BEGIN IMMEDIATE on
-    ids = sorted(set(unit_ids))
-    roots_of = select(U.c.id).where(U.c.parent_id.is_(None)).order_by(U.c.id)
-    if len(ids) <= 1000:  # a write's few chains; a rebuild's whole tree locks every root
-        roots_of = roots_of.where(U.c.id.in_(ids))
-    roots = db.session.execute(roots_of).scalars()
-    for root in list(roots):  # one at a time: the order is what makes it deadlock-free
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(:kind, :root)"),
-            {"kind": _PROVINCE_LOCKS, "root": root},
-        )
+def _claim_shared(unit_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    """Among these units, those above the ward (whose rows writers in different wards
+    share): the ones this transaction may add to in place (it holds, or has just taken, their
+    fold lock) and the ones another transaction holds (append to them). One statement, and
+    it never waits: ``pg_try_advisory_xact_lock`` answers at once."""
+    rows = db.session.execute(
+        text(
+            "SELECT id, pg_try_advisory_xact_lock(:kind, id) FROM units "
+            "WHERE id = ANY(:ids) AND level = ANY(:levels) ORDER BY id"
+        ),
+        {"kind": _FOLD_LOCKS, "ids": sorted(set(unit_ids)), "levels": list(_SHARED_LEVELS)},
+    ).all()
+    return {i for i, mine in rows if mine}, {i for i, mine in rows if not mine}
 
 
-def apply(changes: Contributions) -> None:
-    """Add these deltas to the counter rows, in (unit, day) order, under the locks of their
-    provinces (module docstring)."""
-    if not changes:
-        return
-    _lock_provinces(unit_id for unit_id, _ in changes)
-    dated = sorted((k, v) for k, v in changes.items() if k[1] is not None)
-    undated = sorted((k[0], v) for k, v in changes.items() if k[1] is None)
+def _add_in_place(dated: list[tuple[Any, Deltas]], undated: list[tuple[int, Deltas]]) -> None:
     if dated:
         db.session.execute(
             _upsert(DAY, ("unit_id", "day"), DAY_FIGURES),
@@ -295,6 +303,71 @@ def apply(changes: Contributions) -> None:
                 {"unit_id": unit_id, **{n: deltas.get(n, 0) for n in UNDATED_FIGURES}}
                 for unit_id, deltas in undated
             ],
+        )
+
+
+@lru_cache(maxsize=1)
+def _fold_statement() -> Any:
+    """Move the deltas of some units (``ids``) into their rows: one statement, the deleted
+    rows feeding both upserts, grouped so that no row is upserted twice."""
+    moved = (
+        delete(DELTAS)
+        .where(DELTAS.c.unit_id.in_(bindparam("ids", expanding=True)))
+        .returning(*DELTAS.c)
+        .cte("moved")
+    )
+
+    def folded(target: Table, keys: tuple[str, ...], names: tuple[str, ...], dated: bool) -> Any:
+        rows = (
+            select(*(moved.c[k] for k in keys), *(func.sum(moved.c[n]) for n in names))
+            .where(moved.c.day.is_not(None) if dated else moved.c.day.is_(None))
+            .group_by(*(moved.c[k] for k in keys))
+        )
+        statement = postgresql.insert(target).from_select([*keys, *names], rows)
+        return statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={n: target.c[n] + statement.excluded[n] for n in names},
+        )
+
+    dated = folded(DAY, ("unit_id", "day"), DAY_FIGURES, dated=True).cte("dated")
+    return folded(UNDATED, ("unit_id",), UNDATED_FIGURES, dated=False).add_cte(dated)
+
+
+def apply(changes: Contributions) -> None:
+    """Add these deltas to the counter rows, in (unit, day) order (module docstring). On
+    PostgreSQL the rows of a district or a province another writer is adding to are not
+    touched: the deltas are appended for it (or a later writer) to fold."""
+    if not changes:
+        return
+    appended: list[tuple[tuple[int, str | None], Deltas]] = []
+    if db.session.get_bind().dialect.name == "postgresql":
+        mine, others = _claim_shared(unit_id for unit_id, _ in changes)
+        if mine:  # what others appended meanwhile, into rows only this transaction touches
+            db.session.execute(_fold_statement(), {"ids": sorted(mine)})
+        if others:
+            appended = [(k, v) for k, v in changes.items() if k[0] in others]
+            changes = {k: v for k, v in changes.items() if k[0] not in others}
+    dated = sorted((k, v) for k, v in changes.items() if k[1] is not None)
+    undated = sorted((k[0], v) for k, v in changes.items() if k[1] is None)
+    _add_in_place(dated, undated)
+    if appended:
+        names = DAY_FIGURES + UNDATED_FIGURES
+        db.session.execute(
+            DELTAS.insert(),
+            [
+                {"unit_id": unit_id, "day": day, **{n: deltas.get(n, 0) for n in names}}
+                for (unit_id, day), deltas in appended
+            ],
+        )
+
+
+def lock_for_rebuild() -> None:
+    """On PostgreSQL, keep every writer from adding to the figures until this transaction
+    ends (``rebuild`` replaces them all from a recount: a write that commits after the
+    recount read its households must add to the new rows, not to the old ones)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text("LOCK TABLE unit_day_figures, unit_figures, figure_deltas IN EXCLUSIVE MODE")
         )
 
 
@@ -504,12 +577,18 @@ def stored(root: Unit | None = None) -> Contributions:
     for row in db.session.execute(select(UNDATED)).all():
         if keep is None or row.unit_id in keep:
             add_into(out, (row.unit_id, None), {n: getattr(row, n) for n in UNDATED_FIGURES})
+    for row in db.session.execute(select(DELTAS)).all():  # not folded yet (PostgreSQL)
+        if keep is None or row.unit_id in keep:
+            names = UNDATED_FIGURES if row.day is None else DAY_FIGURES
+            add_into(out, (row.unit_id, row.day), {n: getattr(row, n) for n in names})
     return out
 
 
 def rebuild(progress: Callable[[int, int], None] | None = None, *, timezone: str) -> Recount:
     """Replace every counter row with a recount, and repair the households' own counters."""
+    lock_for_rebuild()
     result = recount(progress=progress, timezone=timezone)
+    db.session.execute(delete(DELTAS))
     db.session.execute(delete(DAY))
     db.session.execute(delete(UNDATED))
     apply(result.contributions)
@@ -543,21 +622,48 @@ class UnitSums:
     undated: dict[str, int]
 
 
-@lru_cache(maxsize=1)
-def _sums_statements() -> tuple[Any, Any]:
+def _dialect() -> str:
+    return str(db.session.get_bind().dialect.name)
+
+
+@lru_cache(maxsize=2)
+def _sources(dialect: str) -> tuple[Any, Any]:
+    """The dated and the undated counter rows to read: on PostgreSQL with the deltas not
+    folded yet (a row or two per district or province at most, usually none); the planner
+    pushes each read's unit and day conditions into both halves."""
+    if dialect != "postgresql":
+        return DAY, UNDATED
+    dated_names = ("unit_id", "day", *DAY_FIGURES)
+    undated_names = ("unit_id", *UNDATED_FIGURES)
+    dated = union_all(
+        select(*(DAY.c[n] for n in dated_names)),
+        select(*(DELTAS.c[n] for n in dated_names)).where(DELTAS.c.day.is_not(None)),
+    ).subquery("dated")
+    undated = union_all(
+        select(*(UNDATED.c[n] for n in undated_names)),
+        select(*(DELTAS.c[n] for n in undated_names)).where(DELTAS.c.day.is_(None)),
+    ).subquery("undated")
+    return dated, undated
+
+
+@lru_cache(maxsize=2)
+def _sums_statements(dialect: str) -> tuple[Any, Any]:
     """The two grouped reads of ``sums``, built once: building 23 CASE expressions per
     request cost more than running the query."""
-    in_range = DAY.c.day >= bindparam("start")
-    columns = [func.sum(DAY.c[n]).label(n) for n in STATE_FIGURES]
-    columns += [func.sum(case((in_range, DAY.c[n]), else_=0)).label(n) for n in FLOW_FIGURES]
+    dated_rows, undated_rows = _sources(dialect)
+    in_range = dated_rows.c.day >= bindparam("start")
+    columns = [func.sum(dated_rows.c[n]).label(n) for n in STATE_FIGURES]
+    columns += [func.sum(case((in_range, dated_rows.c[n]), else_=0)).label(n) for n in FLOW_FIGURES]
     ids: Any = bindparam("ids", expanding=True)
     dated = (
-        select(DAY.c.unit_id, *columns)
-        .where(DAY.c.unit_id.in_(ids), DAY.c.day <= bindparam("end"))
-        .group_by(DAY.c.unit_id)
+        select(dated_rows.c.unit_id, *columns)
+        .where(dated_rows.c.unit_id.in_(ids), dated_rows.c.day <= bindparam("end"))
+        .group_by(dated_rows.c.unit_id)
     )
-    undated = select(UNDATED.c.unit_id, *(UNDATED.c[n] for n in UNDATED_FIGURES)).where(
-        UNDATED.c.unit_id.in_(ids)
+    undated = (
+        select(undated_rows.c.unit_id, *(func.sum(undated_rows.c[n]) for n in UNDATED_FIGURES))
+        .where(undated_rows.c.unit_id.in_(ids))
+        .group_by(undated_rows.c.unit_id)
     )
     return dated, undated
 
@@ -568,7 +674,7 @@ def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, Un
     ids = list(set(unit_ids))
     params = {"start": start.isoformat() if start else "0000-00-00", "end": end.isoformat()}
     out = {i: UnitSums({}, {}, {}) for i in ids}
-    dated, undated = _sums_statements()
+    dated, undated = _sums_statements(_dialect())
     state_at = range(1, 1 + len(STATE_FIGURES))
     flow_at = range(1 + len(STATE_FIGURES), 1 + len(STATE_FIGURES) + len(FLOW_FIGURES))
     for chunk in chunks(ids):
@@ -579,7 +685,9 @@ def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, Un
             )
             sums_of.flow.update(zip(FLOW_FIGURES, (int(row[i] or 0) for i in flow_at), strict=True))
         for row in db.session.execute(undated, {"ids": chunk}).all():
-            out[row[0]].undated.update(zip(UNDATED_FIGURES, map(int, row[1:]), strict=True))
+            out[row[0]].undated.update(
+                zip(UNDATED_FIGURES, (int(v or 0) for v in row[1:]), strict=True)
+            )
     return out
 
 
@@ -588,11 +696,12 @@ def installed_as_of(unit_ids: Iterable[int], end: date) -> dict[int, int]:
     besides the population (one summed column, not the whole of ``sums``)."""
     ids = list(set(unit_ids))
     out = dict.fromkeys(ids, 0)
+    dated = _sources(_dialect())[0]
     for chunk in chunks(ids):
         rows = db.session.execute(
-            select(DAY.c.unit_id, func.sum(DAY.c.installed))
-            .where(DAY.c.unit_id.in_(chunk), DAY.c.day <= end.isoformat())
-            .group_by(DAY.c.unit_id)
+            select(dated.c.unit_id, func.sum(dated.c.installed))
+            .where(dated.c.unit_id.in_(chunk), dated.c.day <= end.isoformat())
+            .group_by(dated.c.unit_id)
         ).all()
         out.update((unit_id, int(installed or 0)) for unit_id, installed in rows)
     return out
@@ -601,18 +710,19 @@ def installed_as_of(unit_ids: Iterable[int], end: date) -> dict[int, int]:
 def daily_rows(unit_ids: Sequence[int], end: date) -> list[tuple[str, int, int, int]]:
     """(day, visits, installed_during, installed delta) of every day up to ``end``, summed
     over these units (one unit, or the provinces of a country)."""
+    dated = _sources(_dialect())[0]
     return [
         (row.day, int(row.visits), int(row.installed_during), int(row.installed))
         for row in db.session.execute(
             select(
-                DAY.c.day,
-                func.sum(DAY.c.visits).label("visits"),
-                func.sum(DAY.c.installed_during).label("installed_during"),
-                func.sum(DAY.c.installed).label("installed"),
+                dated.c.day,
+                func.sum(dated.c.visits).label("visits"),
+                func.sum(dated.c.installed_during).label("installed_during"),
+                func.sum(dated.c.installed).label("installed"),
             )
-            .where(DAY.c.unit_id.in_(list(unit_ids)), DAY.c.day <= end.isoformat())
-            .group_by(DAY.c.day)
-            .order_by(DAY.c.day)
+            .where(dated.c.unit_id.in_(list(unit_ids)), dated.c.day <= end.isoformat())
+            .group_by(dated.c.day)
+            .order_by(dated.c.day)
         ).all()
     ]
 

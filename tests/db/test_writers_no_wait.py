@@ -1,10 +1,8 @@
-"""On PostgreSQL, pushes to different places never wait for each other on the change
+"""On PostgreSQL, pushes to different wards never wait for each other: not on the change
 sequence (store/changes.py: a write's position is its transaction id, taken without a lock),
-and pulls interleaved with writers that commit out of order never skip a row.
-
-The writers are put in 8 different provinces: the figures' counter rows of one province
-are still shared by every write in it (store/figures.py), so writers in one province may
-still wait there. Tighten this to 8 wards of one province when the figures are reworked.
+nor on the figures' rows of the district or province they share (store/figures.py: a writer
+that finds them taken appends its deltas instead); and pulls interleaved with writers that
+commit out of order never skip a row.
 """
 
 from __future__ import annotations
@@ -45,9 +43,10 @@ WAITING = text(
 pytestmark = pytest.mark.backends("postgresql")
 
 
-def writers_in_wards(app: Any, *, provinces: int) -> tuple[World, list[str]]:
-    """WRITERS wards, each in its own district and spread over ``provinces`` provinces, and
-    a canvasser cv.w<i> in ward i; returns the world and the wards' refs."""
+def writers_in_wards(app: Any, *, provinces: int, districts: int) -> tuple[World, list[str]]:
+    """WRITERS wards spread over ``districts`` districts, themselves spread over
+    ``provinces`` provinces, and a canvasser cv.w<i> in ward i; returns the world and the
+    wards' refs."""
     passwords = {f"cv.w{i}": f"pw-cv.w{i}-secret" for i in range(WRITERS)}
     now = datetime.now(UTC)
     refs = []
@@ -58,14 +57,18 @@ def writers_in_wards(app: Any, *, provinces: int) -> tuple[World, list[str]]:
             )
             for p in range(provinces)
         ]
-        for i in range(WRITERS):
-            district = create_unit(
+        middles = [
+            create_unit(
                 scheme="gso-2020",
-                code=f"9{i}0",
-                name=f"Huyện {i}",
+                code=f"9{d}0",
+                name=f"Huyện {d}",
                 level="district",
-                parent=tops[i % provinces],
+                parent=tops[d % provinces],
             )
+            for d in range(districts)
+        ]
+        for i in range(WRITERS):
+            district = middles[i % districts]
             ward = create_unit(
                 scheme="gso-2020",
                 code=f"9{i}001",
@@ -88,11 +91,17 @@ def writers_in_wards(app: Any, *, provinces: int) -> tuple[World, list[str]]:
     return World(app=app, passwords=passwords), refs
 
 
-def test_writers_in_eight_provinces_never_wait_for_each_other(app, backend):
+@pytest.mark.parametrize(
+    ("provinces", "districts"),
+    [(WRITERS, WRITERS), (1, WRITERS), (1, 1)],
+    ids=["8 provinces", "8 districts of one province", "8 wards of one district"],
+)
+def test_writers_in_eight_wards_never_wait_for_each_other(app, backend, provinces, districts):
     """All 8 pushes reach their commit at the same time, each holding every lock it takes
     (a push that waited for another's lock could not get there before that one commits),
-    and no lock request of theirs is seen waiting meanwhile."""
-    world, wards = writers_in_wards(app, provinces=WRITERS)
+    and no lock request of theirs is seen waiting meanwhile; the figures then hold what a
+    recount finds (the deltas the writers appended are counted, once)."""
+    world, wards = writers_in_wards(app, provinces=provinces, districts=districts)
     tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(WRITERS)]
     batches = []
     for i, tablet in enumerate(tablets):
@@ -151,6 +160,13 @@ def test_writers_in_eight_provinces_never_wait_for_each_other(app, backend):
     assert failures == []
     assert len(answers) == WRITERS
     assert all(r["status"] == "applied" for a in answers for r in a["results"])
+    with app.app_context():
+        appended = db.session.execute(text("SELECT count(*) FROM figure_deltas")).scalar_one()
+    # Eight writers at their commit at once, one district's or province's fold lock: the
+    # seven others appended to it.
+    assert (appended > 0) == (provinces == 1)
+    verified = app.test_cli_runner().invoke(args=["stats", "verify"])
+    assert verified.exit_code == 0, verified.output
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -227,7 +243,7 @@ def test_writers_of_one_province_take_turns_without_deadlocks(app, backend, capl
     """Writers of one province share its counter rows: each push adds to them twice (its
     counts, then the conflicts it opened), so without one order across both they could
     deadlock and be retried. They take turns instead: every push applies at its first try."""
-    world, wards = writers_in_wards(app, provinces=1)
+    world, wards = writers_in_wards(app, provinces=1, districts=WRITERS)
     tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(WRITERS)]
     rounds = 4
     batches: list[list[list[dict[str, Any]]]] = []

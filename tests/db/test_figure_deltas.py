@@ -1,0 +1,106 @@
+"""On PostgreSQL, the figures' rows of a district or a province are added to in place only
+by the transaction holding that unit's fold lock; a writer that finds it taken appends its
+deltas without waiting, reads count them at once, and the next writer folds them in
+(store/figures.py)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+
+from field_server.extensions import db
+from field_server.models import Unit
+from field_server.store import figures
+from tests.api.sync_helpers import Tablet
+from tests.db.test_writers_no_wait import writers_in_wards
+
+# SQLite adds in place: its writers are serialised (BEGIN IMMEDIATE).
+pytestmark = pytest.mark.backends("postgresql")
+
+END = date(2020, 8, 31)
+
+
+def deltas(app) -> int:
+    with app.app_context():
+        return db.session.execute(text("SELECT count(*) FROM figure_deltas")).scalar_one()
+
+
+def read_back(app, unit_ids: list[int]) -> tuple:
+    """Everything the pages and /stats read from the counters, for these units."""
+    with app.app_context():
+        summed = figures.sums(unit_ids, None, END)
+        return (
+            {i: (s.state, s.flow, s.undated) for i, s in summed.items()},
+            figures.installed_as_of(unit_ids, END),
+            figures.daily_rows(unit_ids, END),
+        )
+
+
+def added(before: tuple, after: tuple, unit_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Per unit, what was added between two reads: visits (a flow figure), households
+    visited (a state figure) and households (an undated one)."""
+
+    def figures_of(read: tuple, i: int) -> tuple[int, ...]:
+        state, flow, undated = read[0][i]
+        return flow["visits"], state["households_visited"], undated["households"]
+
+    return {
+        i: tuple(a - b for a, b in zip(figures_of(after, i), figures_of(before, i), strict=True))
+        for i in unit_ids
+    }
+
+
+def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(app, backend):
+    world, wards = writers_in_wards(app, provinces=1, districts=1)
+    tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(3)]
+
+    def push_households(i: int, n: int) -> dict:
+        tablet = tablets[i]
+        households = [tablet.household(ward=wards[i], address=f"Số {k}, ngõ {i}") for k in range(n)]
+        return tablet.push(households + [tablet.visit(h["id"]) for h in households])
+
+    push_households(0, 3)
+    assert deltas(app) == 0  # nobody else was writing: added in place
+    with app.app_context():
+        shared = list(
+            db.session.execute(
+                select(Unit.id).where(Unit.level.in_(["district", "province"])).order_by(Unit.id)
+            ).scalars()
+        )
+    before = read_back(app, shared)
+
+    # Another transaction holds the district's and the province's fold locks.
+    with app.app_context():
+        holder = db.engine.connect()
+    holding = holder.begin()
+    for unit_id in shared:
+        holder.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :id)"),
+            {"kind": figures._FOLD_LOCKS, "id": unit_id},
+        )
+    answers: list[dict] = []
+    writer = threading.Thread(target=lambda: answers.append(push_households(1, 4)))
+    writer.start()
+    writer.join(60)
+    try:
+        assert answers, "the push waited for the fold lock"
+        assert all(r["status"] == "applied" for r in answers[0]["results"])
+        assert deltas(app) > 0
+        with_deltas = read_back(app, shared)
+        assert added(before, with_deltas, shared) == {i: (4, 4, 4) for i in shared}
+        verified = app.test_cli_runner().invoke(args=["stats", "verify"])
+        assert verified.exit_code == 0, verified.output
+    finally:
+        holding.rollback()
+        holder.close()
+
+    push_households(2, 2)  # holds the locks now: folds what was appended
+    assert deltas(app) == 0
+    after = read_back(app, shared)
+    assert added(before, after, shared) == {i: (6, 6, 6) for i in shared}
+    assert after[1] != before[1] and after[2] != before[2]
+    verified = app.test_cli_runner().invoke(args=["stats", "verify"])
+    assert verified.exit_code == 0, verified.output

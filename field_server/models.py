@@ -469,9 +469,10 @@ class FigureDelta(Model):
     """PostgreSQL: what one write adds to the counter rows of a unit above the ward (a
     district or a province), appended instead of added in place, so that writers in
     different wards of one province never wait on a row they share. ``day`` is the dated
-    row's day, or None for the undated row. Whoever writes next folds a unit's deltas into its
-    rows when no one else is folding them (store/figures.py); reads add the deltas not yet
-    folded. SQLite adds in place (its writers are serialised): the table stays empty."""
+    row's day, or None for the undated row (whose ``last_day`` is the last day its dated
+    deltas were for). Whoever writes next folds a unit's deltas into its rows when no one
+    else is folding them (store/figures.py); reads add the deltas not yet folded. SQLite adds
+    in place (its writers are serialised): the table stays empty."""
 
     __tablename__ = "figure_deltas"
     __table_args__ = (Index("ix_figure_deltas_unit_id", "unit_id"),)
@@ -481,6 +482,7 @@ class FigureDelta(Model):
     )
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     day: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    last_day: Mapped[str | None] = mapped_column(String(10), nullable=True)
     households_visited: Mapped[int] = mapped_column(BigInteger, default=0)
     adults_counted: Mapped[int] = mapped_column(BigInteger, default=0)
     smartphones: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -507,12 +509,44 @@ class FigureDelta(Model):
     open_conflicts: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+def _all_days_total() -> Any:
+    # A column added to rows that existed: filled by its migration, 0 until then.
+    return mapped_column(BigInteger, default=0, server_default="0")
+
+
 class UnitFigures(Model):
     """The undated figures of a unit, kept as counters like UnitDayFigures: households not
-    merged away, and open conflicts."""
+    merged away, and open conflicts; and every dated figure summed over all days (what the
+    unit's UnitDayFigures rows add up to), with the last day any of them is dated, so that
+    figures as of a day past it read this one row instead of a row per day."""
 
     __tablename__ = "unit_figures"
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
     households: Mapped[int] = mapped_column(BigInteger, default=0)
     open_conflicts: Mapped[int] = mapped_column(BigInteger, default=0)
+    # No day of the unit's dated rows is later (the actual last may be earlier: a delta
+    # that came to nothing still moves it on).
+    last_day: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    households_visited: Mapped[int] = _all_days_total()
+    adults_counted: Mapped[int] = _all_days_total()
+    smartphones: Mapped[int] = _all_days_total()
+    installed: Mapped[int] = _all_days_total()
+    installed_during_campaign: Mapped[int] = _all_days_total()
+    priority_subjects: Mapped[int] = _all_days_total()
+    priority_installed: Mapped[int] = _all_days_total()
+    visits: Mapped[int] = _all_days_total()
+    installed_during: Mapped[int] = _all_days_total()
+    outcome_installed: Mapped[int] = _all_days_total()
+    outcome_partial: Mapped[int] = _all_days_total()
+    outcome_already_installed: Mapped[int] = _all_days_total()
+    outcome_refused: Mapped[int] = _all_days_total()
+    outcome_not_home: Mapped[int] = _all_days_total()
+    outcome_come_back: Mapped[int] = _all_days_total()
+    outcome_no_smartphone: Mapped[int] = _all_days_total()
+    outcome_vacant: Mapped[int] = _all_days_total()
+    outcome_language_barrier: Mapped[int] = _all_days_total()
+    review_pending: Mapped[int] = _all_days_total()
+    review_approved: Mapped[int] = _all_days_total()
+    review_rejected: Mapped[int] = _all_days_total()
+    review_flagged: Mapped[int] = _all_days_total()

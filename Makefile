@@ -42,13 +42,25 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark on SQLite and PostgreSQL, each writing its section of docs/benchmarks.md,
+# then the summary table. The sizes fit the whole in 15 minutes on a 2-core machine (the
+# modules' own defaults are larger where that did not fit); other sizes:
+# `make bench BENCH_FIGURES="--budget 120"`, and so on for each variable below.
+BENCH_SYNC ?= --batches 40
+BENCH_EXPORTS ?= --visits 1000000
+BENCH_FIGURES ?= --budget 60
+BENCH_PAGES ?= --large 1000000 --small 40000
+BENCH_LOAD ?= --batches 4
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m tests.benchmarks.bench_sync --write
-	$(BIN)/python -m tests.benchmarks.bench_exports --write
-	$(BIN)/python -m tests.benchmarks.bench_figures --write
+	$(BIN)/python -m tests.benchmarks.bench_sync --backend sqlite $(BENCH_SYNC) --write
+	$(BIN)/python -m tests.benchmarks.bench_sync --backend postgresql $(BENCH_SYNC) --write
+	$(BIN)/python -m tests.benchmarks.bench_exports $(BENCH_EXPORTS) --write
+	$(BIN)/python -m tests.benchmarks.bench_figures $(BENCH_FIGURES) --write
 	$(BIN)/python -m tests.benchmarks.bench_login_timing --write
-	$(BIN)/python -m tests.benchmarks.bench_pages --write
+	$(BIN)/python -m tests.benchmarks.bench_pages $(BENCH_PAGES) --write
 	$(BIN)/python -m tests.benchmarks.bench_app --write
+	$(BIN)/python -m tests.benchmarks.bench_load $(BENCH_LOAD) --write
+	$(BIN)/python -m tests.benchmarks.summary --write
 
 # The long fault run (docs/reliability.md): 100 kills per database, with the link, disk and
 # connection faults; its figures go to instance/soak-report.jsonl. Never part of `make test`.

@@ -14,8 +14,8 @@ across the provinces). Then the median over HTTP of `GET /api/v1/stats` for the 
 its district, its province and the country (`gso-2020:*`), and of a review-queue page for
 that ward, and of the first province's `units.csv`. The bars (DESIGN.md, issue 13): under
 50 ms, no slower at the country's size than at the district's by more than 1.5x, and a
-province's units.csv under 1 s, printed as pass or FAIL. Results go to docs/benchmarks.md (the bench:figures
-section).
+province's units.csv under 1 s, printed as pass or FAIL. Results go to docs/benchmarks.md
+(the bench:figures section).
 
     python -m tests.benchmarks.bench_figures [--budget 120] [--visits 1000000]
         [--backend sqlite|postgresql ...] [--write]

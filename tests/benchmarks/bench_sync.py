@@ -1,16 +1,18 @@
 """Push and pull throughput against a real server process (`make bench`).
 
-Absolute times are noisy on a shared machine, so each figure is reported beside a baseline
-measured in the same run: on SQLite a bare `sqlite3` executemany of the same rows into
-tables of the same shape, with the same durability (WAL, synchronous=FULL), one transaction
-per batch. Results go to docs/benchmarks.md (the section between the sync markers is
-rewritten).
+Absolute times are noisy on a shared machine, so each figure is reported beside a floor
+measured in the same run, after the server has stopped, with the same rows in tables of the
+same shape: on SQLite a bare `sqlite3` executemany with the same durability (WAL,
+synchronous=FULL), one transaction per batch, and for the pull a bare SELECT of those rows;
+on PostgreSQL a `COPY … FROM STDIN` per batch, one transaction each (the server's default
+durability), and for the pull a `COPY (SELECT …) TO STDOUT` of them. Results go to
+docs/benchmarks.md (the section between the sync markers is rewritten).
 
 On PostgreSQL (``--backend postgresql``, a new database made for the run on the server that
-``FIELD_TEST_POSTGRES_URL`` names, as the tests do, and dropped after) the pull is measured
-twice: right after the push, on a freshly filled database whose tables have no statistics
-yet (autovacuum is turned off on them for the run, so it cannot analyse them behind the
-benchmark's back), and again after an ``ANALYZE``.
+``FIELD_TEST_POSTGRES_URL`` names, as the tests do, and dropped after; the floor's tables
+live in it too) the pull is measured twice: right after the push, on a freshly filled
+database whose tables have no statistics yet (autovacuum is turned off on them for the run,
+so it cannot analyse them behind the benchmark's back), and again after an ``ANALYZE``.
 
     python -m tests.benchmarks.bench_sync [--batches 40] [--backend sqlite|postgresql] [--write]
 """
@@ -19,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +31,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.benchmarks.doc import write_section
+from tests.benchmarks.doc import Row, machine, write_section
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.processes import ServerPool, field_env, run_cli
 
@@ -115,71 +115,105 @@ def make_batches(device_id: str, batches: int) -> list[list[dict]]:
     return out
 
 
-def baseline(batches: list[list[dict]], folder: Path) -> float:
-    """Rows per second for a bare sqlite3 executemany of the same rows."""
+FLOOR_HOUSEHOLDS = (
+    "CREATE TABLE {prefix}households (id TEXT PRIMARY KEY, ward TEXT, address TEXT, "
+    "lat REAL, lon REAL, head_name TEXT, version INT)"
+)
+FLOOR_VISITS = (
+    "CREATE TABLE {prefix}visits (id TEXT PRIMARY KEY, household_id TEXT REFERENCES "
+    "{prefix}households(id), visited_at TEXT, outcome TEXT, adults INT, smartphones INT, "
+    "installed_before INT, installed_during INT, lat REAL, lon REAL, notes TEXT)"
+)
+
+
+def floor_rows(batch: list[dict]) -> tuple[list[tuple], list[tuple]]:
+    """A batch's households and visits as the floor's tables hold them."""
+    households = [
+        (
+            m["id"],
+            m["data"]["ward"],
+            m["data"]["address"],
+            m["data"]["lat"],
+            m["data"]["lon"],
+            m["data"]["head_name"],
+            1,
+        )
+        for m in batch
+        if m["type"] == "household.upsert"
+    ]
+    visits = [
+        (
+            m["id"],
+            m["data"]["household_id"],
+            m["data"]["visited_at"],
+            m["data"]["outcome"],
+            4,
+            3,
+            1,
+            2,
+            20.95,
+            105.94,
+            "",
+        )
+        for m in batch
+        if m["type"] == "visit.create"
+    ]
+    return households, visits
+
+
+def sqlite_floor(batches: list[list[dict]], folder: Path) -> tuple[float, float]:
+    """Rows per second for a bare sqlite3 executemany of the same rows, then for a bare
+    SELECT of them all."""
     db = sqlite3.connect(folder / "baseline.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute(
-        "CREATE TABLE households (id TEXT PRIMARY KEY, ward TEXT, address TEXT, "
-        "lat REAL, lon REAL, head_name TEXT, version INT)"
-    )
-    db.execute(
-        "CREATE TABLE visits (id TEXT PRIMARY KEY, household_id TEXT REFERENCES "
-        "households(id), visited_at TEXT, outcome TEXT, adults INT, smartphones INT, "
-        "installed_before INT, installed_during INT, lat REAL, lon REAL, notes TEXT)"
-    )
+    db.execute(FLOOR_HOUSEHOLDS.format(prefix=""))
+    db.execute(FLOOR_VISITS.format(prefix=""))
     start = time.perf_counter()
     for batch in batches:
-        households = [
-            (
-                m["id"],
-                m["data"]["ward"],
-                m["data"]["address"],
-                m["data"]["lat"],
-                m["data"]["lon"],
-                m["data"]["head_name"],
-                1,
-            )
-            for m in batch
-            if m["type"] == "household.upsert"
-        ]
-        visits = [
-            (
-                m["id"],
-                m["data"]["household_id"],
-                m["data"]["visited_at"],
-                m["data"]["outcome"],
-                4,
-                3,
-                1,
-                2,
-                20.95,
-                105.94,
-                "",
-            )
-            for m in batch
-            if m["type"] == "visit.create"
-        ]
+        households, visits = floor_rows(batch)
         db.execute("BEGIN IMMEDIATE")
         db.executemany("INSERT INTO households VALUES (?,?,?,?,?,?,?)", households)
         db.executemany("INSERT INTO visits VALUES (?,?,?,?,?,?,?,?,?,?,?)", visits)
         db.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+    push = sum(len(b) for b in batches) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    read = len(db.execute("SELECT * FROM households").fetchall())
+    read += len(db.execute("SELECT * FROM visits").fetchall())
+    pull = read / (time.perf_counter() - start)
     db.close()
-    return sum(len(b) for b in batches) / elapsed
+    return push, pull
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+def postgres_floor(url: str, batches: list[list[dict]]) -> tuple[float, float]:
+    """Rows per second for a `COPY … FROM STDIN` of the same rows, one transaction per
+    batch, then for a `COPY (SELECT …) TO STDOUT` of them all."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(FLOOR_HOUSEHOLDS.format(prefix="floor_"))
+        conn.execute(FLOOR_VISITS.format(prefix="floor_"))
+        conn.commit()
+        start = time.perf_counter()
+        for batch in batches:
+            households, visits = floor_rows(batch)
+            with conn.cursor() as cursor:
+                with cursor.copy("COPY floor_households FROM STDIN") as copy:
+                    for row in households:
+                        copy.write_row(row)
+                with cursor.copy("COPY floor_visits FROM STDIN") as copy:
+                    for row in visits:
+                        copy.write_row(row)
+            conn.commit()
+        push = sum(len(b) for b in batches) / (time.perf_counter() - start)
+        start, read = time.perf_counter(), 0
+        with conn.cursor() as cursor:
+            for table in ("floor_households", "floor_visits"):
+                with cursor.copy(f"COPY (SELECT * FROM {table}) TO STDOUT") as copy:
+                    read += sum(1 for _ in copy.rows())
+        pull = read / (time.perf_counter() - start)
+        conn.rollback()
+    return push, pull
 
 
 def _postgres(url: str, *statements: str) -> None:
@@ -287,14 +321,18 @@ def _run(folder: Path, env: dict[str, str], batch_count: int, backend: str) -> d
             analysed_rate = analysed / analysed_seconds
     finally:
         pool.stop_all()
-    base = baseline(batches, folder) if backend == "sqlite" else None
+    if backend == "sqlite":
+        push_floor, pull_floor = sqlite_floor(batches, folder)
+    else:
+        push_floor, pull_floor = postgres_floor(database_url, batches)
     return {
         "backend": backend,
         "mutations": mutations,
         "push_rate": mutations / push_seconds,
-        "baseline_rate": base,
+        "baseline_rate": push_floor,
         "changes": changes,
         "pull_rate": changes / pull_seconds,
+        "pull_floor_rate": pull_floor,
         "analysed_pull_rate": analysed_rate,
     }
 
@@ -311,34 +349,41 @@ def _against(rate: float, bar: int) -> str:
     return f"{bar:,} ({'pass' if rate >= bar else 'FAIL'})"
 
 
+FLOORS = {
+    "sqlite": ("bare `sqlite3` executemany", "bare `sqlite3` SELECT"),
+    "postgresql": ("`COPY … FROM STDIN` (a transaction per batch)", "`COPY (SELECT …) TO STDOUT`"),
+}
+
+
 def report(result: dict) -> str:
     name = section_name(result["backend"])
     push_bar, pull_bar = BARS[result["backend"]]
+    push_floor, pull_floor = FLOORS[result["backend"]]
     database = "SQLite" if result["backend"] == "sqlite" else "PostgreSQL"
+    push_share = result["push_rate"] / result["baseline_rate"]
+    pull_share = result["pull_rate"] / result["pull_floor_rate"]
+    fresh = " from the freshly filled database (no statistics)" if name != "sync" else ""
     lines = [
         f"<!-- bench:{name} -->",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}; {database}, one server "
-        "process (`field-server serve --workers 1`), HTTP on 127.0.0.1.",
+        "process (`field-server serve --workers 1`), HTTP on 127.0.0.1; each floor is the "
+        "same rows in tables of the same shape, same run.",
         "",
         "| figure | measured | bar |",
         "| --- | --- | --- |",
         f"| push: {result['mutations']:,} mutations in batches of 500 (250 households + 250 "
         f"visits) | {result['push_rate']:,.0f} mutations/s | "
         f"{_against(result['push_rate'], push_bar)} mutations/s |",
-    ]
-    if result["baseline_rate"] is not None:
-        ratio = result["push_rate"] / result["baseline_rate"]
-        lines += [
-            f"| bare `sqlite3` executemany of the same rows, same run | "
-            f"{result['baseline_rate']:,.0f} rows/s | (baseline) |",
-            f"| push as a share of the bare insert | {ratio:.1%} | |",
-        ]
-    fresh = " from the freshly filled database (no statistics)" if name != "sync" else ""
-    lines.append(
+        f"| floor: {push_floor} of the same rows | {result['baseline_rate']:,.0f} rows/s "
+        "| (floor) |",
+        f"| push as a share of the floor | {push_share:.1%} | |",
         f"| pull: {result['changes']:,} changes with limit=500{fresh} | "
         f"{result['pull_rate']:,.0f} changes/s | {_against(result['pull_rate'], pull_bar)} "
-        "changes/s |"
-    )
+        "changes/s |",
+        f"| floor: {pull_floor} of the same rows | {result['pull_floor_rate']:,.0f} rows/s "
+        "| (floor) |",
+        f"| pull as a share of the floor | {pull_share:.1%} | |",
+    ]
     if result["analysed_pull_rate"] is not None:
         lines.append(
             f"| the same pull after `ANALYZE` | {result['analysed_pull_rate']:,.0f} changes/s "
@@ -348,9 +393,47 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write(section: str, backend: str = "sqlite") -> None:
+def headlines(result: dict) -> list[Row]:
+    """The summary's rows (tests/benchmarks/summary.py): push and pull beside their floors."""
+    database = "SQLite" if result["backend"] == "sqlite" else "PostgreSQL"
+    push_bar, pull_bar = BARS[result["backend"]]
+    fresh = ", fresh database" if result["backend"] != "sqlite" else ""
+    rows = [
+        {
+            "figure": f"{database}: push, one process, batches of 500",
+            "value": f"{result['push_rate']:,.0f} mutations/s",
+            "floor": f"{result['baseline_rate']:,.0f} rows/s",
+            "ratio": f"{result['push_rate'] / result['baseline_rate']:.1%}",
+            "bar": f"{push_bar:,}/s",
+            "verdict": "pass" if result["push_rate"] >= push_bar else "FAIL",
+        },
+        {
+            "figure": f"{database}: pull, limit=500{fresh}",
+            "value": f"{result['pull_rate']:,.0f} changes/s",
+            "floor": f"{result['pull_floor_rate']:,.0f} rows/s",
+            "ratio": f"{result['pull_rate'] / result['pull_floor_rate']:.1%}",
+            "bar": f"{pull_bar:,}/s",
+            "verdict": "pass" if result["pull_rate"] >= pull_bar else "FAIL",
+        },
+    ]
+    if result["analysed_pull_rate"] is not None:
+        rate = result["analysed_pull_rate"]
+        rows.append(
+            {
+                "figure": f"{database}: pull, limit=500, after ANALYZE",
+                "value": f"{rate:,.0f} changes/s",
+                "floor": f"{result['pull_floor_rate']:,.0f} rows/s",
+                "ratio": f"{rate / result['pull_floor_rate']:.1%}",
+                "bar": f"{pull_bar:,}/s",
+                "verdict": "pass" if rate >= pull_bar else "FAIL",
+            }
+        )
+    return rows
+
+
+def write(section: str, backend: str = "sqlite", rows: list[Row] | None = None) -> None:
     heading = "Sync" if backend == "sqlite" else "Sync on PostgreSQL"
-    write_section(section_name(backend), heading, section)
+    write_section(section_name(backend), heading, section, rows)
 
 
 def main() -> None:
@@ -359,10 +442,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
-    section = report(run(args.batches, args.backend))
+    result = run(args.batches, args.backend)
+    section = report(result)
     print(section)
     if args.write:
-        write(section, args.backend)
+        write(section, args.backend, headlines(result))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ Reads: a unit's totals are sums over its rows up to ``to`` (state) or within ``[
 (flow), and its deltas not folded yet: a few dozen rows per unit whatever the number of
 visits. Its undated row also holds every dated figure summed over all days, and the last
 day they cover, so figures from the first day to a ``to`` past that day (as of today, the
-usual question) read that one row. A unit's adult population (its own, else the sum of its children's) is read from
-its own row (``effective_population``, kept by ``refresh_populations`` whenever units
-change), never summed over its subtree, so a /stats answer reads the unit, its siblings and
-its children and nothing below them: the same cost for a province of 600 wards as for a
-district of 20.
+usual question) read that one row. A unit's adult population (its own, else the sum of
+its children's) is read from its own row (``effective_population``, kept by
+``refresh_populations`` whenever units change), never summed over its subtree, so a /stats
+answer reads the unit, its siblings and its children and nothing below them: the same cost
+for a province of 600 wards as for a district of 20.
 """
 
 from __future__ import annotations

@@ -164,11 +164,26 @@ def pull_scope(user_id: int, roots: Sequence[tuple[int, str]]) -> PullScope:
     return PullScope(user_id, scope, frozenset(ward_ids), frozenset(group_ids))
 
 
+# The page's small lookups, built once (their keys bound at execution) and run on the
+# session's connection as Core statements: the ORM's layer, and a statement built and keyed
+# anew each time, cost more than these queries themselves.
+_D = table(Device)
+_LAST_MUTATION_ID = select(_D.c.last_mutation_id).where(_D.c.device_id == bindparam("device_id"))
+_OWN_DEVICES = select(_D.c.device_id).where(
+    _D.c.device_id.in_(bindparam("device_ids", expanding=True)),
+    _D.c.user_id == bindparam("user_id"),
+)
+_UNIT_REFS = select(table(Unit).c.id, table(Unit).c.scheme, table(Unit).c.code).where(
+    table(Unit).c.id.in_(bindparam("ids", expanding=True))
+)
+_USERNAMES = select(table(User).c.id, table(User).c.username).where(
+    table(User).c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def last_mutation_id(device_id: str) -> int:
     """The device's last acknowledged mutation, read in the pull's snapshot."""
-    value = db.session.execute(
-        select(Device.last_mutation_id).where(Device.device_id == device_id)
-    ).scalar_one_or_none()
+    value = db.session.connection().execute(_LAST_MUTATION_ID, {"device_id": device_id}).scalar()
     return 0 if value is None else value
 
 
@@ -252,11 +267,54 @@ def _position_columns(rank: int) -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=1024)
 def _keys_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
-    """One entity's positions in scope after the cursor and below the watermark, in order."""
+    """One entity's positions in scope after the cursor and below the watermark, in order.
+
+    On PostgreSQL in change_seq order only (``_next_keys`` orders the keys of the last
+    change_seq itself): the index on change_seq alone gives that order, so the scan stops
+    after the page, where ordering by (change_seq, id) made PostgreSQL read and sort every
+    row after the cursor, for every page, on a database without statistics yet."""
     seq, key = _position_columns(rank)
     query = _in_scope(select(seq, key), scope, rank, dialect)
     below = seq < bindparam("watermark", type_=BigInteger())
-    return query.where(_after(seq, key, since, "since"), below).order_by(seq, key)
+    query = query.where(_after(seq, key, since, "since"), below)
+    return query.order_by(seq) if dialect == "postgresql" else query.order_by(seq, key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _limited_keys_statement(
+    dialect: str, scope: PullScope, rank: int, since: int, count: int
+) -> Any:
+    """``_keys_statement`` with its LIMIT: the same object from page to page, so its cache
+    key is worked out once, not for every page."""
+    return _keys_statement(dialect, scope, rank, since).limit(count)
+
+
+@functools.lru_cache(maxsize=1024)
+def _group_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
+    """One entity's positions in scope after the cursor at one change_seq (``group_seq``)."""
+    seq, key = _position_columns(rank)
+    query = _in_scope(select(seq, key), scope, rank, dialect)
+    group = seq == bindparam("group_seq", type_=BigInteger())
+    return query.where(_after(seq, key, since, "since"), group)
+
+
+def _next_keys(
+    connection: Any, scope: PullScope, rank: int, since: int, params: dict[str, Any], count: int
+) -> list[tuple[int, Any]]:
+    """The first ``count`` positions (change_seq, key) of one entity after the cursor, in
+    order. On PostgreSQL the first ``count`` by change_seq alone hold every position before
+    the last change_seq among them; all those at that last one are read too, and the first
+    ``count`` of the union in (change_seq, key) order are the answer."""
+    dialect = connection.dialect.name
+    query = _limited_keys_statement(dialect, scope, rank, since, count)
+    found: list[Any] = connection.execute(query, params).all()
+    if dialect != "postgresql":
+        return found  # in (change_seq, key) order already
+    if len(found) < count:
+        return sorted((s, key) for s, key in found)
+    group = _group_statement(dialect, scope, rank, since)
+    rest = connection.execute(group, {**params, "group_seq": found[-1][0]}).all()
+    return sorted({(s, key) for s, key in found}.union((s, key) for s, key in rest))[:count]
 
 
 @functools.lru_cache(maxsize=16)
@@ -337,8 +395,8 @@ def pull_page(
         params: dict[str, Any] = {"since_seq": seq, "watermark": below}
         if since == 0:
             params["since_key"] = last_key
-        query = _keys_statement(dialect.name, scope, rank, since).limit(limit + 1)
-        keys += [(s, rank, key) for s, key in connection.execute(query, params).all()]
+        found = _next_keys(connection, scope, rank, since, params, limit + 1)
+        keys += [(s, rank, key) for s, key in found]
 
     keys.sort()
     page_keys, has_more = keys[:limit], len(keys) > limit
@@ -372,13 +430,8 @@ def _own_devices(device_ids: set[str], user_id: int) -> set[str]:
     other device id would let its holder try to claim that tablet (docs/sync-protocol.md)."""
     if not device_ids:
         return set()
-    return set(
-        db.session.execute(
-            select(Device.device_id).where(
-                Device.device_id.in_(device_ids), Device.user_id == user_id
-            )
-        ).scalars()
-    )
+    parameters = {"device_ids": sorted(device_ids), "user_id": user_id}
+    return set(db.session.connection().execute(_OWN_DEVICES, parameters).scalars())
 
 
 def _dump(
@@ -403,19 +456,14 @@ def _dump(
             user_ids.add(row[_V["canvasser"]])
             device_ids.add(row[v_device])
     own_devices = _own_devices(device_ids, user_id)
+    connection = db.session.connection()
     refs = {}
     if unit_ids:
-        refs = {
-            r.id: f"{r.scheme}:{r.code}"
-            for r in db.session.execute(
-                select(Unit.id, Unit.scheme, Unit.code).where(Unit.id.in_(unit_ids))
-            )
-        }
+        found = connection.execute(_UNIT_REFS, {"ids": sorted(unit_ids)})
+        refs = {r.id: f"{r.scheme}:{r.code}" for r in found}
     usernames = {}
     if user_ids:
-        usernames = dict(
-            db.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
-        )
+        usernames = dict(connection.execute(_USERNAMES, {"ids": sorted(user_ids)}).all())
     shown: dict[str, Callable[[Any], Any]] = {
         "ward": refs.__getitem__,
         "group": refs.get,

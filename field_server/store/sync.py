@@ -9,19 +9,43 @@ The inserts bypass SQLAlchemy's per-row parameter processing (which cost more th
 inserts themselves): the statement is compiled once per table and column set, and rows go
 to the driver's executemany as plain values, converted by the columns' own bind processors
 only where a type has one (times, booleans), and once per distinct object for the batch's
-shared timestamp. Everything stays bound parameters.
+shared timestamp. Everything stays bound parameters. On PostgreSQL each table's rows go as
+one JSON parameter to one ``INSERT ... SELECT FROM json_populate_recordset``: one statement
+for the batch, where an executemany (pipelined, but still one execution per row) cost
+several times more on the server.
+
+On PostgreSQL the lookups by key are shaped so that an index probe per key is the only
+plan (``_probe``): with an ``IN`` list of hundreds of keys, a table without statistics yet
+(a freshly filled database) was scanned whole for every push, a cost growing with the table.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    null,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import UserDefinedType
 
 from domain.hlc import parse_hlc
 from domain.push import (
@@ -84,6 +108,66 @@ def _uuid(value: Any) -> str | None:
 
 def _unit_ref(value: Any) -> str | None:
     return value if is_unit_ref(value) else None
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+@functools.lru_cache(maxsize=32)
+def _probe(table: Table, key: str, extra: tuple[str, ...] = ()) -> Select[Any]:
+    """PostgreSQL: the rows of ``table`` whose ``key`` is one of the array ``:values`` (and
+    each column named in ``extra`` equal to the parameter of its name), one index probe per
+    value: a LATERAL subquery behind an OFFSET 0 fence cannot be turned into a scan of the
+    whole table joined to the values, whatever the statistics say. No rows for a value
+    found nowhere; a row once per value naming it (the values are distinct)."""
+    column = table.c[key]
+    # Text without the column's length: a cast to VARCHAR(n)[] would cut a longer value
+    # short, and the cut value could then match a row the whole one does not.
+    element = String() if isinstance(column.type, String) else column.type
+    wanted = (
+        func.unnest(bindparam("values", type_=postgresql.ARRAY(element)))
+        .table_valued("value")
+        .render_derived()
+        .alias("wanted")
+    )
+    conditions = [column == wanted.c.value, *(table.c[name] == bindparam(name) for name in extra)]
+    found = select(table).where(*conditions).offset(0).lateral("found")
+    return select(*found.c).select_from(wanted.join(found, true()))
+
+
+def _rows_by_key(
+    table: Table,
+    key: str,
+    values: Iterable[Any],
+    *,
+    lock: bool = False,
+    **equal: Any,
+) -> list[Any]:
+    """The rows of ``table`` whose ``key`` is among ``values`` (and whose ``equal`` columns
+    hold those values), in chunks; ``lock``: FOR UPDATE, taken in key order (PostgreSQL)."""
+    rows: list[Any] = []
+    if _is_postgresql():
+        statement = _probe(table, key, tuple(sorted(equal)))
+        if lock:
+            statement = statement.order_by(statement.selected_columns[key]).with_for_update()
+        for chunk in chunks(sorted(values) if lock else values):
+            rows += db.session.execute(statement, {"values": chunk, **equal}).all()
+        return rows
+    statement = _listed(table, key, tuple(sorted(equal)))
+    for chunk in chunks(values):
+        rows += db.session.execute(statement, {"values": chunk, **equal}).all()
+    return rows
+
+
+@functools.lru_cache(maxsize=32)
+def _listed(table: Table, key: str, extra: tuple[str, ...] = ()) -> Select[Any]:
+    """SQLite: ``_probe`` as an ``IN`` list (SQLite probes the index for each value), built
+    once and bound at execution."""
+    values: BindParameter[Any] = bindparam("values", expanding=True)
+    return select(table).where(
+        table.c[key].in_(values), *(table.c[name] == bindparam(name) for name in extra)
+    )
 
 
 def _unit_info(row: Any) -> UnitInfo:
@@ -201,9 +285,7 @@ def load_push_context(
             if (when := parse_time(data.get("visited_at"))) is not None:
                 times.append(when)
 
-    visit_rows: list[Any] = []
-    for chunk in chunks(visit_ids):
-        visit_rows += db.session.execute(select(V).where(V.c.id.in_(chunk))).all()
+    visit_rows = _rows_by_key(V, "id", visit_ids)
     household_ids.update(r.household_id for r in visit_rows)
 
     household_rows: dict[str, Any] = {}
@@ -211,19 +293,13 @@ def load_push_context(
     # On PostgreSQL two pushes to one household must not both derive its counters from the
     # visits each saw: lock the households (in id order, so no two pushes wait crosswise)
     # before their visits are read. SQLite's writers run one at a time anyway.
-    lock = db.session.get_bind().dialect.name == "postgresql"
+    lock = _is_postgresql()
     while wanted:  # follow merge chains to their survivors
-        found: list[Any] = []
-        for chunk in chunks(sorted(wanted)):
-            statement = select(H).where(H.c.id.in_(chunk))
-            if lock:
-                statement = statement.order_by(H.c.id).with_for_update()
-            found += db.session.execute(statement).all()
+        found = _rows_by_key(H, "id", wanted, lock=lock)
         household_rows.update({r.id: r for r in found})
         wanted = {r.merged_into for r in found if r.merged_into} - set(household_rows)
 
-    for chunk in chunks(household_rows):
-        visit_rows += db.session.execute(select(V).where(V.c.household_id.in_(chunk))).all()
+    visit_rows += _rows_by_key(V, "household_id", household_rows)
 
     unit_ids = {r.ward_id for r in household_rows.values()}
     unit_ids |= {r.group_id for r in household_rows.values() if r.group_id}
@@ -231,24 +307,25 @@ def load_push_context(
 
     revisions: dict[tuple[str, str], list[RevisionInfo]] = {}
     for entity, ids in (("household", household_rows), ("visit", visit_ids)):
-        for chunk in chunks(ids):
-            found_revisions = db.session.execute(
-                select(Revision).where(Revision.entity == entity, Revision.entity_id.in_(chunk))
-            ).scalars()
-            for rev in found_revisions:
-                revisions.setdefault((entity, rev.entity_id), []).append(
-                    RevisionInfo(
-                        version=rev.version,
-                        previous=json.loads(rev.data),
-                        changed=tuple(json.loads(rev.changed)),
-                        author_role=rev.author_role,
-                        hlc=parse_hlc(rev.hlc) if rev.hlc else None,
-                    )
+        for rev in _rows_by_key(table(Revision), "entity_id", ids, entity=entity):
+            revisions.setdefault((entity, rev.entity_id), []).append(
+                RevisionInfo(
+                    version=rev.version,
+                    previous=json.loads(rev.data),
+                    changed=tuple(json.loads(rev.changed)),
+                    author_role=rev.author_role,
+                    hlc=parse_hlc(rev.hlc) if rev.hlc else None,
                 )
+            )
 
     address_index: dict[tuple[int, str], str] = {}
     ward_ids = {u.id for u in units_by_ref.values() if u.level == "ward"}
-    if new_addresses and ward_ids:
+    if new_addresses and ward_ids and _is_postgresql():
+        for ward_id in sorted(ward_ids):  # a batch names one ward, or a few
+            for row in _rows_by_key(H, "address_norm", new_addresses, ward_id=ward_id):
+                if row.merged_into is None:
+                    address_index.setdefault((row.ward_id, row.address_norm), row.id)
+    elif new_addresses and ward_ids:
         for chunk in chunks(new_addresses):
             rows = db.session.execute(
                 select(H.c.id, H.c.ward_id, H.c.address_norm).where(
@@ -397,10 +474,48 @@ def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
             for value in rows_as_lists:
                 value[index] = convert(value[index])
         values = [tuple(v) for v in rows_as_lists]
+    by_name = [dict(zip(names, v, strict=True)) for v in values] if not positional else []
+    if connection.dialect.name == "postgresql":
+        try:
+            records = orjson.dumps(by_name).decode()
+        except orjson.JSONEncodeError:
+            # A value JSON cannot carry as it is (a whole number past 64 bits, which a float
+            # column takes): this batch goes the executemany way, as it always did.
+            records = None
+        if records is not None:
+            statement = _recordset_insert(connection.dialect, table, tuple(names))
+            connection.exec_driver_sql(statement, {"records": records})
+            return
     if positional:
         connection.exec_driver_sql(sql, values)
     else:
-        connection.exec_driver_sql(sql, [dict(zip(names, v, strict=True)) for v in values])
+        connection.exec_driver_sql(sql, by_name)
+
+
+class _RowOf(UserDefinedType[Any]):
+    """The row type of a table, for ``CAST(NULL AS <table>)`` (PostgreSQL)."""
+
+    cache_ok = True
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.table_name
+
+
+@functools.lru_cache(maxsize=64)
+def _recordset_insert(dialect: Any, table: Table, columns: tuple[str, ...]) -> str:
+    """PostgreSQL: one INSERT of every row, given as one JSON array of objects (``:records``)
+    whose values the table's own column types take in (``json_populate_recordset``): times
+    in RFC 3339 with their offset, floats in their shortest exact form, text as it is (no
+    NUL reaches here: the planner refuses it, as PostgreSQL's text cannot hold it)."""
+    records = func.json_populate_recordset(
+        cast(null(), _RowOf(dialect.identifier_preparer.format_table(table))),
+        cast(bindparam("records", type_=Text()), postgresql.JSON()),
+    ).table_valued(*columns)
+    statement = insert(table).from_select(list(columns), select(*records.c))
+    return str(statement.compile(dialect=dialect))
 
 
 def _bulk_update(table: Table, rows: list[dict[str, Any]]) -> None:

@@ -10,9 +10,11 @@ a synthetic tree of 63 provinces x 11 districts x 15 wards x 5 residential group
 district of that shape), one server process (`serve --workers 1`) and visits pushed through
 `POST /api/v1/sync/push` by one canvasser per province (batches of 500 mutations: 100
 households with four visits each over 30 days, each batch in one ward, wards taken in turn
-across the provinces). Then the median over HTTP of `GET /api/v1/stats` for the first ward,
-its district, its province and the country (`gso-2020:*`), and of a review-queue page for
-that ward, and of the first province's `units.csv`. The bars (DESIGN.md, issue 13): under
+across the provinces). Then, with both sizes' servers up and timed in turn, request by
+request (so that whatever else the machine does weighs on both alike), the median over
+HTTP of `GET /api/v1/stats` for the first ward, its district, its province and the country
+(`gso-2020:*`), of a review-queue page for that ward, and of the first province's
+`units.csv`. The bars (DESIGN.md, issue 13): under
 50 ms, no slower at the country's size than at the district's by more than 1.5x, and a
 province's units.csv under 1 s, printed as pass or FAIL. Results go to docs/benchmarks.md
 (the bench:figures section).
@@ -33,7 +35,9 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -266,7 +270,38 @@ def download(url: str, token: str) -> tuple[float, int]:
     return time.perf_counter() - start, body.count(b"\n") - 1
 
 
-def measure(backend: str, tree: Tree, wanted: int, budget: float) -> dict:
+@dataclass
+class Side:
+    """One size's database and server, ready to be timed, and its timings."""
+
+    info: dict
+    token: str
+    urls: dict[str, str]
+    queue_url: str
+    units_csv_url: str
+    times: dict[str, list[float]] = field(default_factory=dict)
+    csv_times: list[tuple[float, int]] = field(default_factory=list)
+
+    def time_once(self) -> None:
+        for level, url in self.urls.items():
+            self.times.setdefault(level, []).append(get(url, self.token)[0])
+        first, page = get(self.queue_url, self.token)
+        cursor = urllib.parse.quote(page["cursor"] or "")
+        second, _ = get(f"{self.queue_url}&cursor={cursor}", self.token)
+        self.times.setdefault("queue", []).append((first + second) / 2)
+
+    def result(self) -> dict:
+        return {
+            **self.info,
+            "ms": {level: statistics.median(t) * 1000 for level, t in self.times.items()},
+            "units_csv_ms": statistics.median(t for t, _ in self.csv_times) * 1000,
+            "units_csv_rows": self.csv_times[0][1],
+        }
+
+
+@contextmanager
+def prepared(backend: str, tree: Tree, wanted: int, budget: float) -> Iterator[Side]:
+    """A fresh database of this tree with the visits pushed, and its server running."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         database, extra = None, {}
@@ -275,18 +310,25 @@ def measure(backend: str, tree: Tree, wanted: int, budget: float) -> dict:
             extra["FIELD_DATABASE_URL"] = url
         else:
             url = f"sqlite:///{folder / 'instance' / 'field.db'}"
+        pool = ServerPool(folder)
         try:
-            return _measure(
-                folder, field_env(folder / "instance", **extra), url, tree, wanted, budget
-            )
+            yield _prepare(pool, folder, field_env(folder / "instance", **extra), url, tree,
+                           wanted, budget)  # fmt: skip
         finally:
+            pool.stop_all()
             if database is not None:
                 drop_postgres_database(database)
 
 
-def _measure(
-    folder: Path, env: dict[str, str], url: str, tree: Tree, wanted: int, budget: float
-) -> dict:
+def _prepare(
+    pool: ServerPool,
+    folder: Path,
+    env: dict[str, str],
+    url: str,
+    tree: Tree,
+    wanted: int,
+    budget: float,
+) -> Side:
     run_cli(env, "init-secrets")
     run_cli(env, "db", "upgrade")
     (folder / "units.csv").write_text(tree.csv())
@@ -303,43 +345,47 @@ def _measure(
         "province": "gso-2020:01",
         "country": "gso-2020:*",
     }
-    pool = ServerPool(folder)
-    try:
-        server = pool(env, "--workers", "1")
-        visits, push_seconds = push_visits(server.url, tree, wanted, budget)
-        token = post(
-            f"{server.url}/api/v1/auth/login", {"username": "admin.bench", "password": PASSWORD}
-        )["access_token"]
-        urls = {
-            level: f"{server.url}/api/v1/stats?unit={urllib.parse.quote(ref)}&to={TO}"
-            for level, ref in refs.items()
-        }
-        queue_url = f"{server.url}/api/v1/visits?ward={refs['ward']}&limit={QUEUE_PAGE}"
-        times: dict[str, list[float]] = {level: [] for level in [*LEVELS, "queue"]}
-        bodies = {level: get(u, token)[1] for level, u in urls.items()}  # warm, and checked
-        for _ in range(REQUESTS):
-            for level, u in urls.items():
-                times[level].append(get(u, token)[0])
-            first, page = get(queue_url, token)
-            cursor = urllib.parse.quote(page["cursor"] or "")
-            second, _ = get(f"{queue_url}&cursor={cursor}", token)
-            times["queue"].append((first + second) / 2)
-        units_csv = f"{server.url}/api/v1/exports/units.csv?unit={refs['province']}&to={TO}"
-        csv_times = [download(units_csv, token) for _ in range(CSV_REQUESTS)]
-    finally:
-        pool.stop_all()
+    server = pool(env, "--workers", "1")
+    visits, push_seconds = push_visits(server.url, tree, wanted, budget)
+    token = post(
+        f"{server.url}/api/v1/auth/login", {"username": "admin.bench", "password": PASSWORD}
+    )["access_token"]
+    urls = {
+        level: f"{server.url}/api/v1/stats?unit={urllib.parse.quote(ref)}&to={TO}"
+        for level, ref in refs.items()
+    }
+    bodies = {level: get(u, token)[1] for level, u in urls.items()}  # warm, and checked
     assert bodies["country"]["totals"]["visits"] == visits, bodies["country"]["totals"]
-    return {
+    info = {
         "units": tree.units(),
         "import_s": import_seconds,
         "visits": visits,
         "push_s": push_seconds,
         "ward_visits": bodies["ward"]["totals"]["visits"],
         "provinces_visited": sum(1 for c in bodies["country"]["children"] if c["totals"]["visits"]),
-        "ms": {level: statistics.median(t) * 1000 for level, t in times.items()},
-        "units_csv_ms": statistics.median(t for t, _ in csv_times) * 1000,
-        "units_csv_rows": csv_times[0][1],
     }
+    return Side(
+        info,
+        token,
+        urls,
+        f"{server.url}/api/v1/visits?ward={refs['ward']}&limit={QUEUE_PAGE}",
+        f"{server.url}/api/v1/exports/units.csv?unit={refs['province']}&to={TO}",
+    )
+
+
+def measure(backend: str, wanted: int, budget: float) -> tuple[dict, dict]:
+    """(a) and (b) of one backend, both servers up at once and timed in turn, request by
+    request, so that whatever else the machine does weighs on both alike."""
+    with ExitStack() as stack:
+        small = stack.enter_context(prepared(backend, Tree(1, 1), SMALL_VISITS, budget))
+        large = stack.enter_context(prepared(backend, Tree(PROVINCES, DISTRICTS), wanted, budget))
+        for _ in range(REQUESTS):
+            small.time_once()
+            large.time_once()
+        for _ in range(CSV_REQUESTS):
+            for side in (small, large):
+                side.csv_times.append(download(side.units_csv_url, side.token))
+        return small.result(), large.result()
 
 
 def verdict(ok: bool) -> str:
@@ -404,8 +450,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for backend in args.backend or ["sqlite", "postgresql"]:
-        small = measure(backend, Tree(1, 1), SMALL_VISITS, args.budget)
-        large = measure(backend, Tree(PROVINCES, DISTRICTS), args.visits, args.budget)
+        small, large = measure(backend, args.visits, args.budget)
         results[backend] = (small, large)
         print(f"{backend}: {small} {large}", file=sys.stderr)
     section = report(results, args.budget)

@@ -427,18 +427,10 @@ class Conflict(Model):
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class UnitDayFigures(Model):
-    """The figures of docs/figures.md kept as counters: one row per unit and local day, holding what
-    that day added. Flow figures (visits, outcomes, review states) are the visits dated that
-    day; state figures (households visited, adults, installs...) are the change the day made
-    to the households' state, so a state as of day D is the sum of the rows up to D. Every
-    write that changes a household or its visits updates the rows of the household's group,
-    ward and every ancestor in the same transaction (store/figures.py)."""
+class DayFigureColumns:
+    """The dated figures (domain/stats.py DAY_FIGURES), a counter column each: the columns of
+    UnitDayFigures and FigureDelta."""
 
-    __tablename__ = "unit_day_figures"
-
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
     # state deltas
     households_visited: Mapped[int] = mapped_column(BigInteger, default=0)
     adults_counted: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -465,7 +457,21 @@ class UnitDayFigures(Model):
     review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class FigureDelta(Model):
+class UnitDayFigures(DayFigureColumns, Model):
+    """The figures of docs/figures.md kept as counters: one row per unit and local day, holding what
+    that day added. Flow figures (visits, outcomes, review states) are the visits dated that
+    day; state figures (households visited, adults, installs...) are the change the day made
+    to the households' state, so a state as of day D is the sum of the rows up to D. Every
+    write that changes a household or its visits updates the rows of the household's group,
+    ward and every ancestor in the same transaction (store/figures.py)."""
+
+    __tablename__ = "unit_day_figures"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+
+
+class FigureDelta(DayFigureColumns, Model):
     """PostgreSQL: what one write adds to the counter rows of a unit above the ward (a
     district or a province), appended instead of added in place, so that writers in
     different wards of one province never wait on a row they share. ``day`` is the dated
@@ -483,28 +489,6 @@ class FigureDelta(Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     day: Mapped[str | None] = mapped_column(String(10), nullable=True)
     last_day: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    households_visited: Mapped[int] = mapped_column(BigInteger, default=0)
-    adults_counted: Mapped[int] = mapped_column(BigInteger, default=0)
-    smartphones: Mapped[int] = mapped_column(BigInteger, default=0)
-    installed: Mapped[int] = mapped_column(BigInteger, default=0)
-    installed_during_campaign: Mapped[int] = mapped_column(BigInteger, default=0)
-    priority_subjects: Mapped[int] = mapped_column(BigInteger, default=0)
-    priority_installed: Mapped[int] = mapped_column(BigInteger, default=0)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)
-    installed_during: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_installed: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_partial: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_already_installed: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_refused: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_not_home: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_come_back: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_no_smartphone: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_vacant: Mapped[int] = mapped_column(BigInteger, default=0)
-    outcome_language_barrier: Mapped[int] = mapped_column(BigInteger, default=0)
-    review_pending: Mapped[int] = mapped_column(BigInteger, default=0)
-    review_approved: Mapped[int] = mapped_column(BigInteger, default=0)
-    review_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
-    review_flagged: Mapped[int] = mapped_column(BigInteger, default=0)
     households: Mapped[int] = mapped_column(BigInteger, default=0)
     open_conflicts: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -355,6 +355,18 @@ def _add_in_place(changes: Contributions) -> None:
         db.session.execute(_undated_upsert(), _undated_rows(changes, (k[0] for k in changes)))
 
 
+def _undated_sums(rows: Any, where: Any) -> Any:
+    """Per unit among ``rows`` (undated rows, or undated deltas), the latest last day and
+    the sum of every figure an undated row holds."""
+    return (
+        select(
+            rows.c.unit_id, func.max(rows.c.last_day), *(func.sum(rows.c[n]) for n in TOTAL_FIGURES)
+        )
+        .where(where)
+        .group_by(rows.c.unit_id)
+    )
+
+
 @lru_cache(maxsize=1)
 def _fold_statement() -> Any:
     """Move the deltas of some units (``ids``) into their rows: one statement, the deleted
@@ -379,15 +391,7 @@ def _fold_statement() -> Any:
         )
 
     dated = folded(DAY, ("unit_id", "day"), DAY_FIGURES, dated=True).cte("dated")
-    rows = (
-        select(
-            moved.c.unit_id,
-            func.max(moved.c.last_day),
-            *(func.sum(moved.c[n]) for n in TOTAL_FIGURES),
-        )
-        .where(moved.c.day.is_(None))
-        .group_by(moved.c.unit_id)
-    )
+    rows = _undated_sums(moved, moved.c.day.is_(None))
     undated = postgresql.insert(UNDATED).from_select(["unit_id", "last_day", *TOTAL_FIGURES], rows)
     return undated.on_conflict_do_update(
         index_elements=["unit_id"],
@@ -734,16 +738,7 @@ def _sums_statements(dialect: str, from_start: bool) -> tuple[Any, Any]:
         .where(dated_rows.c.unit_id.in_(ids), dated_rows.c.day <= bindparam("end"))
         .group_by(dated_rows.c.unit_id)
     )
-    undated = (
-        select(
-            undated_rows.c.unit_id,
-            func.max(undated_rows.c.last_day),
-            *(func.sum(undated_rows.c[n]) for n in TOTAL_FIGURES),
-        )
-        .where(undated_rows.c.unit_id.in_(ids))
-        .group_by(undated_rows.c.unit_id)
-    )
-    return dated, undated
+    return dated, _undated_sums(undated_rows, undated_rows.c.unit_id.in_(ids))
 
 
 def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, UnitSums]:

@@ -265,10 +265,14 @@ def adjust_open_conflicts(ward_deltas: Mapping[int, int]) -> None:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _upsert(table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
+def _insert(table: Table) -> Any:
+    """An INSERT of the session's dialect, which can say ON CONFLICT."""
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _upsert(table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    statement = _insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + statement.excluded[name] for name in names},
@@ -306,8 +310,7 @@ def _later_day(table: Table, new: Any) -> Any:
 
 
 def _undated_upsert() -> Any:
-    dialect = db.session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UNDATED)
+    statement = _insert(UNDATED)
     return statement.on_conflict_do_update(
         index_elements=["unit_id"],
         set_={

@@ -461,7 +461,9 @@ def _once_per_object(process: _Process) -> _Process:
 
 
 def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
-    """One driver executemany of rows that all have the same keys."""
+    """Rows that all have the same keys, in one statement: on PostgreSQL one INSERT of a JSON
+    record set (``_recordset_insert``), elsewhere (or for values JSON cannot carry) one
+    driver executemany."""
     if not rows:
         return
     connection = db.session.connection()
@@ -474,10 +476,9 @@ def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
             for value in rows_as_lists:
                 value[index] = convert(value[index])
         values = [tuple(v) for v in rows_as_lists]
-    by_name = [dict(zip(names, v, strict=True)) for v in values] if not positional else []
     if connection.dialect.name == "postgresql":
         try:
-            records = orjson.dumps(by_name).decode()
+            records = orjson.dumps([dict(zip(names, v, strict=True)) for v in values]).decode()
         except orjson.JSONEncodeError:
             # A value JSON cannot carry as it is (a whole number past 64 bits, which a float
             # column takes): this batch goes the executemany way, as it always did.
@@ -489,7 +490,7 @@ def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
     if positional:
         connection.exec_driver_sql(sql, values)
     else:
-        connection.exec_driver_sql(sql, by_name)
+        connection.exec_driver_sql(sql, [dict(zip(names, v, strict=True)) for v in values])
 
 
 class _RowOf(UserDefinedType[Any]):

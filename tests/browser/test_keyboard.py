@@ -43,6 +43,10 @@ FOCUSED = """() => {
 }"""
 
 
+# True once the browser has given the focus to an element (it starts on the body).
+AUTOFOCUSED = "() => document.activeElement !== null && document.activeElement !== document.body"
+
+
 def focused(page: Any) -> dict[str, Any]:
     """The focused element, checked: on the screen and drawn with a focus ring."""
     found = page.evaluate(FOCUSED)
@@ -82,7 +86,10 @@ def test_a_supervisor_works_the_pages_with_the_keyboard_only(pages, world, clien
     page = pages.open()
     page.goto(f"{pages.base}/login")
 
-    # The login form: the username has the focus; type, Tab to the password, Enter.
+    # The login form: the username has the focus; type, Tab to the password, Enter. The
+    # browser moves the focus to an autofocus field at its next rendering step, which may
+    # come after the load event that goto waits for: wait for it (up to the timeout).
+    page.wait_for_function(AUTOFOCUSED)
     assert focused(page)["id"] == "username"
     page.keyboard.type("sv.vangiang")
     assert press_until(page, lambda el: el["id"] == "password")

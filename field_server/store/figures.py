@@ -754,27 +754,29 @@ def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, Un
     out = {i: UnitSums({}, {}, {}) for i in ids}
     dated, undated = _sums_statements(_dialect(), start is None)
     by_day: list[int] = []  # the units whose dated rows must be read
+    # Rows hold the figures in TOTAL_FIGURES order (undated, then state, then flow):
+    # sliced, not looked up by name, since a country reads 63 rows of 24 a request.
+    state_at = len(UNDATED_FIGURES)
+    flow_at = state_at + len(STATE_FIGURES)
     for chunk in chunks(ids):
-        for row in db.session.execute(undated, {"ids": chunk}).all():
+        for row in db.session.execute(undated, {"ids": chunk}):
             unit_id, last_day = row[0], row[1]
-            all_days = dict(zip(TOTAL_FIGURES, (int(v or 0) for v in row[2:]), strict=True))
+            values = [int(v or 0) for v in row[2:]]
             sums_of = out[unit_id]
-            sums_of.undated.update((n, all_days[n]) for n in UNDATED_FIGURES)
+            sums_of.undated.update(zip(UNDATED_FIGURES, values[:state_at], strict=True))
             if start is None and (last_day is None or last_day <= params["end"]):
-                sums_of.state.update((n, all_days[n]) for n in STATE_FIGURES)
-                sums_of.flow.update((n, all_days[n]) for n in FLOW_FIGURES)
+                sums_of.state.update(zip(STATE_FIGURES, values[state_at:flow_at], strict=True))
+                sums_of.flow.update(zip(FLOW_FIGURES, values[flow_at:], strict=True))
             else:
                 by_day.append(unit_id)
     # (A unit without an undated row has no dated figures either: apply writes both.)
-    state_at = range(1, 1 + len(STATE_FIGURES))
-    flow_at = range(1 + len(STATE_FIGURES), 1 + len(STATE_FIGURES) + len(FLOW_FIGURES))
+    dated_flow_at = len(STATE_FIGURES)
     for chunk in chunks(by_day):
-        for row in db.session.execute(dated, {**params, "ids": chunk}).all():
+        for row in db.session.execute(dated, {**params, "ids": chunk}):
+            values = [int(v or 0) for v in row[1:]]
             sums_of = out[row[0]]
-            sums_of.state.update(
-                zip(STATE_FIGURES, (int(row[i] or 0) for i in state_at), strict=True)
-            )
-            sums_of.flow.update(zip(FLOW_FIGURES, (int(row[i] or 0) for i in flow_at), strict=True))
+            sums_of.state.update(zip(STATE_FIGURES, values[:dated_flow_at], strict=True))
+            sums_of.flow.update(zip(FLOW_FIGURES, values[dated_flow_at:], strict=True))
     return out
 
 
@@ -820,49 +822,72 @@ def installed_as_of(unit_ids: Iterable[int], end: date) -> dict[int, int]:
     return out
 
 
+@lru_cache(maxsize=2)
+def _daily_statement(dialect: str) -> Any:
+    """The read of ``daily_rows``, built once (building it cost as much as running it)."""
+    dated = _sources(dialect)[0]
+    return (
+        select(
+            dated.c.day,
+            func.sum(dated.c.visits),
+            func.sum(dated.c.installed_during),
+            func.sum(dated.c.installed),
+        )
+        .where(
+            dated.c.unit_id.in_(bindparam("ids", expanding=True)),
+            dated.c.day <= bindparam("end"),
+        )
+        .group_by(dated.c.day)
+        .order_by(dated.c.day)
+    )
+
+
 def daily_rows(unit_ids: Sequence[int], end: date) -> list[tuple[str, int, int, int]]:
     """(day, visits, installed_during, installed delta) of every day up to ``end``, summed
     over these units (one unit, or the provinces of a country)."""
-    dated = _sources(_dialect())[0]
-    return [
-        (row.day, int(row.visits), int(row.installed_during), int(row.installed))
-        for row in db.session.execute(
-            select(
-                dated.c.day,
-                func.sum(dated.c.visits).label("visits"),
-                func.sum(dated.c.installed_during).label("installed_during"),
-                func.sum(dated.c.installed).label("installed"),
-            )
-            .where(dated.c.unit_id.in_(list(unit_ids)), dated.c.day <= end.isoformat())
-            .group_by(dated.c.day)
-            .order_by(dated.c.day)
-        ).all()
-    ]
+    rows = db.session.execute(
+        _daily_statement(_dialect()), {"ids": list(unit_ids), "end": end.isoformat()}
+    )
+    return [(day, int(visits), int(during), int(got)) for day, visits, during, got in rows]
+
+
+# What an answer shows and ranks of a unit: not its path, versions or times (SQLite hands
+# times back as text that each row would parse; a country reads 63 such rows a request).
+SHOWN = (
+    U.c.id,
+    U.c.scheme,
+    U.c.code,
+    U.c.name,
+    U.c.level,
+    U.c.parent_id,
+    U.c.adult_population,
+    U.c.target_rate,
+    U.c.effective_population,
+)
+_BY_PARENT = select(*SHOWN).where(U.c.parent_id == bindparam("parent")).order_by(U.c.id)
+# By parent alone, the scheme checked in Python: on a freshly filled PostgreSQL database (no
+# statistics yet) a condition on both had it combine the parent index with the (scheme,
+# code) index, reading every unit's entry (6 ms for a country, against 0.1 ms).
+_TOP = select(*SHOWN).where(U.c.parent_id.is_(None)).order_by(U.c.id)
 
 
 def siblings(unit: Unit) -> list[Any]:
     """The units a unit is ranked among: its parent's children (a top unit: the top units
-    of its scheme), itself included, by id. Plain rows with a unit's columns (read-only,
+    of its scheme), itself included, by id. Plain rows with the ``SHOWN`` columns (read-only,
     cheaper than mapped objects: a province has 62 siblings)."""
     if unit.parent_id is None:
         return top_units(unit.scheme)
-    return list(
-        db.session.execute(select(U).where(U.c.parent_id == unit.parent_id).order_by(U.c.id))
-    )
+    return list(db.session.execute(_BY_PARENT, {"parent": unit.parent_id}))
 
 
 def top_units(scheme: str) -> list[Any]:
     """The units at the top of a scheme's tree (its provinces), by id, as plain rows."""
-    # By parent alone, the scheme checked here: on a freshly filled PostgreSQL database (no
-    # statistics yet) a condition on both had it combine the parent index with the (scheme,
-    # code) index, reading every unit's entry (6 ms for a country, against 0.1 ms).
-    statement = select(U).where(U.c.parent_id.is_(None)).order_by(U.c.id)
-    return [row for row in db.session.execute(statement) if row.scheme == scheme]
+    return [row for row in db.session.execute(_TOP) if row.scheme == scheme]
 
 
 def children(unit: Unit) -> list[Any]:
-    """The unit's children, by id, as plain rows."""
-    return list(db.session.execute(select(U).where(U.c.parent_id == unit.id).order_by(U.c.id)))
+    """The unit's children, by id, as plain rows with the ``SHOWN`` columns."""
+    return list(db.session.execute(_BY_PARENT, {"parent": unit.id}))
 
 
 def unit_refs(unit_ids: Iterable[int]) -> dict[int, str]:

@@ -265,14 +265,16 @@ def adjust_open_conflicts(ward_deltas: Mapping[int, int]) -> None:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _insert(table: Table) -> Any:
-    """An INSERT of the session's dialect, which can say ON CONFLICT."""
-    dialect = db.session.get_bind().dialect.name
+def _insert(table: Table, dialect: str) -> Any:
+    """An INSERT of this dialect, which can say ON CONFLICT."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _upsert(table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
-    statement = _insert(table)
+# The upserts are built once per dialect: every push runs them, and building one (its SET
+# clause of 22 to 24 columns) cost more than a small push's execution of it.
+@lru_cache(maxsize=4)
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    statement = _insert(table, dialect)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + statement.excluded[name] for name in names},
@@ -309,8 +311,9 @@ def _later_day(table: Table, new: Any) -> Any:
     return case((new.is_(None), old), (old.is_(None), new), (old >= new, old), else_=new)
 
 
-def _undated_upsert() -> Any:
-    statement = _insert(UNDATED)
+@lru_cache(maxsize=2)
+def _undated_upsert(dialect: str) -> Any:
+    statement = _insert(UNDATED, dialect)
     return statement.on_conflict_do_update(
         index_elements=["unit_id"],
         set_={
@@ -348,14 +351,15 @@ def _add_in_place(changes: Contributions) -> None:
     dated = sorted((k, v) for k, v in changes.items() if k[1] is not None)
     if dated:
         db.session.execute(
-            _upsert(DAY, ("unit_id", "day"), DAY_FIGURES),
+            _upsert(_dialect(), DAY, ("unit_id", "day"), DAY_FIGURES),
             [
                 {"unit_id": unit_id, "day": day, **{n: deltas.get(n, 0) for n in DAY_FIGURES}}
                 for (unit_id, day), deltas in dated
             ],
         )
     if changes:
-        db.session.execute(_undated_upsert(), _undated_rows(changes, (k[0] for k in changes)))
+        rows = _undated_rows(changes, (k[0] for k in changes))
+        db.session.execute(_undated_upsert(_dialect()), rows)
 
 
 def _undated_sums(rows: Any, where: Any) -> Any:

@@ -156,11 +156,7 @@ def _rows_by_key(
     hold those values), in chunks; ``lock``: FOR UPDATE, taken in key order (PostgreSQL)."""
     rows: list[Any] = []
     if _is_postgresql():
-        statement = (
-            _probe_locked(table, key, tuple(sorted(equal)))
-            if lock
-            else _probe(table, key, tuple(sorted(equal)))
-        )
+        statement = (_probe_locked if lock else _probe)(table, key, tuple(sorted(equal)))
         for chunk in chunks(sorted(values) if lock else values):
             rows += db.session.execute(statement, {"values": chunk, **equal}).all()
         return rows

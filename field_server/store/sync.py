@@ -81,11 +81,13 @@ V = table(Visit)
 U = table(Unit)
 
 
+# Built once, as the other reads below that every push makes.
+_LOCK_DEVICE = select(Device).where(Device.device_id == bindparam("device_id")).with_for_update()
+
+
 def lock_device(device_id: str) -> Device:
     """The device row, locked for this transaction (pushes of one device queue here)."""
-    device = db.session.execute(
-        select(Device).where(Device.device_id == device_id).with_for_update()
-    ).scalar_one()
+    device: Device = db.session.execute(_LOCK_DEVICE, {"device_id": device_id}).scalar_one()
     return device
 
 
@@ -186,6 +188,12 @@ def _unit_info(row: Any) -> UnitInfo:
     )
 
 
+_UNITS_BY_CODE = select(U).where(
+    U.c.scheme == bindparam("scheme"), U.c.code.in_(bindparam("codes", expanding=True))
+)
+_UNITS_BY_ID = select(U).where(U.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dict[int, UnitInfo]]:
     rows: list[Any] = []
     pairs = [r.split(":", 1) for r in refs if r.count(":") == 1]
@@ -194,11 +202,9 @@ def _load_units(refs: set[str], ids: set[int]) -> tuple[dict[str, UnitInfo], dic
         by_scheme.setdefault(scheme, []).append(code)
     for scheme, codes in by_scheme.items():
         for chunk in chunks(codes):
-            rows += db.session.execute(
-                select(U).where(U.c.scheme == scheme, U.c.code.in_(chunk))
-            ).all()
+            rows += db.session.execute(_UNITS_BY_CODE, {"scheme": scheme, "codes": chunk}).all()
     for id_chunk in chunks(ids):
-        rows += db.session.execute(select(U).where(U.c.id.in_(id_chunk))).all()
+        rows += db.session.execute(_UNITS_BY_ID, {"ids": id_chunk}).all()
     infos = [_unit_info(r) for r in rows]
     return {u.ref: u for u in infos}, {u.id: u for u in infos}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 
 from domain.roles import Scope
 
@@ -50,17 +50,21 @@ def units_by_refs(refs: Sequence[str]) -> dict[str, Unit]:
     return found
 
 
+# Built once: every authenticated request and every push reads the caller's units.
+_ASSIGNED_ROOTS = (
+    select(Unit.id, Unit.path)
+    .join(Assignment, Assignment.unit_id == Unit.id)
+    .where(
+        Assignment.user_id == bindparam("user_id"),
+        or_(Assignment.ends_at.is_(None), Assignment.ends_at > bindparam("ended_after")),
+    )
+    .order_by(Unit.id)
+)
+
+
 def assigned_roots(user_id: int, ended_after: datetime) -> list[tuple[int, str]]:
     """(id, path) of the user's units whose assignment is open or ended after the instant."""
-    rows = db.session.execute(
-        select(Unit.id, Unit.path)
-        .join(Assignment, Assignment.unit_id == Unit.id)
-        .where(
-            Assignment.user_id == user_id,
-            or_(Assignment.ends_at.is_(None), Assignment.ends_at > ended_after),
-        )
-        .order_by(Unit.id)
-    ).all()
+    rows = db.session.execute(_ASSIGNED_ROOTS, {"user_id": user_id, "ended_after": ended_after})
     return [(row.id, row.path) for row in rows]
 
 

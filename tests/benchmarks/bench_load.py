@@ -51,14 +51,17 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from tests.benchmarks.bench_sync import mutation, visit_data
 from tests.benchmarks.doc import machine, write_section
 from tests.conftest import base_config, create_postgres_database, drop_postgres_database
 from tests.e2e.processes import ServerPool, field_env, run_cli
@@ -119,41 +122,30 @@ def make_tablet(username: str, ward: str, batches: int, seed: int) -> Tablet:
         for i in range(BATCH // 2):
             household = str(uuid.uuid4())
             ms += STEP_MS
+            place = {
+                "ward": f"gso-2020:{ward}",
+                "address": f"Số {b * BATCH + i}, ngõ {i % 40}, {username}",
+            }
             mutations.append(
-                {
-                    "mutation_id": mutation_id,
-                    "type": "household.upsert",
-                    "id": household,
-                    "base_version": 0,
-                    "hlc": f"{ms}-0000-{device_id}",
-                    "data": {
-                        "ward": f"gso-2020:{ward}",
-                        "address": f"Số {b * BATCH + i}, ngõ {i % 40}, {username}",
-                    },
-                }
+                mutation(
+                    "household.upsert", mutation_id, household, device_id, ms, place, base_version=0
+                )
             )
             ms += STEP_MS
             adults = rng.randint(1, 6)
             smartphones = rng.randint(0, adults)
             before = rng.randint(0, smartphones)
+            visit = visit_data(
+                household,
+                ms,
+                outcome="partial",
+                adults=adults,
+                smartphones=smartphones,
+                installed_before=before,
+                installed_during=rng.randint(0, smartphones - before),
+            )
             mutations.append(
-                {
-                    "mutation_id": mutation_id + 1,
-                    "type": "visit.create",
-                    "id": str(uuid.uuid4()),
-                    "hlc": f"{ms}-0000-{device_id}",
-                    "data": {
-                        "household_id": household,
-                        "visited_at": datetime.fromtimestamp(ms / 1000, UTC).isoformat(),
-                        "outcome": "partial",
-                        "adults": adults,
-                        "smartphones": smartphones,
-                        "installed_before": before,
-                        "installed_during": rng.randint(0, smartphones - before),
-                        "priority_subjects": 0,
-                        "priority_installed": 0,
-                    },
-                }
+                mutation("visit.create", mutation_id + 1, str(uuid.uuid4()), device_id, ms, visit)
             )
             mutation_id += 2
         pushes.append(orjson.dumps({"device_id": device_id, "mutations": mutations}))
@@ -260,22 +252,14 @@ def timed(
     return started, seconds, None
 
 
-def tablet_thread(
-    host: str,
-    port: int,
-    tablet: Tablet,
-    token: str,
-    deadline: float,
-    report: ClientReport,
-    lock: threading.Lock,
-) -> None:
-    """A tablet's rounds; anything unexpected (an answer of the wrong shape) is a failure,
-    never a thread that dies unseen."""
+def reported(run: Callable[[], None], who: str, report: ClientReport, lock: threading.Lock) -> None:
+    """Run a tablet's rounds; anything unexpected (an answer of the wrong shape) is a
+    failure, never a thread that dies unseen."""
     try:
-        tablet_run(host, port, tablet, token, deadline, report, lock)
+        run()
     except Exception as exc:
         with lock:
-            report.failures.append(f"{tablet.username}: {exc!r}")
+            report.failures.append(f"{who}: {exc!r}")
 
 
 def tablet_run(
@@ -348,8 +332,13 @@ def client_process(
     deadline = time.monotonic() + budget
     threads = [
         threading.Thread(
-            target=tablet_thread,
-            args=(host, port, tablet, token, deadline, report, lock),
+            target=reported,
+            args=(
+                partial(tablet_run, host, port, tablet, token, deadline, report, lock),
+                tablet.username,
+                report,
+                lock,
+            ),
             daemon=True,
         )
         for tablet, token in zip(tablets, tokens, strict=True)

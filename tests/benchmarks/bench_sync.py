@@ -30,6 +30,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tests.benchmarks.doc import Row, machine, write_section
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -61,6 +62,31 @@ def get(url: str, token: str) -> dict:
         return json.loads(response.read())
 
 
+def mutation(
+    kind: str, mutation_id: int, record_id: str, device_id: str, ms: int, data: dict, **extra: Any
+) -> dict:
+    """One mutation of a bench tablet's log, its clock at ``ms`` (bench_load's too)."""
+    return {
+        "mutation_id": mutation_id,
+        "type": kind,
+        "id": record_id,
+        "hlc": f"{ms}-0000-{device_id}",
+        "data": data,
+        **extra,
+    }
+
+
+def visit_data(household: str, ms: int, **fields: Any) -> dict:
+    """A visit.create's data: to ``household``, made at ``ms``, no priority person."""
+    return {
+        "household_id": household,
+        "visited_at": datetime.fromtimestamp(ms / 1000, UTC).isoformat(),
+        "priority_subjects": 0,
+        "priority_installed": 0,
+        **fields,
+    }
+
+
 def make_batches(device_id: str, batches: int) -> list[list[dict]]:
     out, mutation_id, ms = [], 1, 1_597_458_600_000
     for b in range(batches):
@@ -68,47 +94,36 @@ def make_batches(device_id: str, batches: int) -> list[list[dict]]:
         for i in range(BATCH // 2):
             household = str(uuid.uuid4())
             ms += 1000
+            place = {
+                "ward": "gso-2020:12019",
+                "group": None,
+                "address": f"Số {b * BATCH + i}, ngõ {i % 40}, phố Bench",
+                "lat": 20.95,
+                "lon": 105.94,
+                "head_name": "Nguyễn Văn A",
+                "phone": None,
+            }
             batch.append(
-                {
-                    "mutation_id": mutation_id,
-                    "type": "household.upsert",
-                    "id": household,
-                    "base_version": 0,
-                    "hlc": f"{ms}-0000-{device_id}",
-                    "data": {
-                        "ward": "gso-2020:12019",
-                        "group": None,
-                        "address": f"Số {b * BATCH + i}, ngõ {i % 40}, phố Bench",
-                        "lat": 20.95,
-                        "lon": 105.94,
-                        "head_name": "Nguyễn Văn A",
-                        "phone": None,
-                    },
-                }
+                mutation(
+                    "household.upsert", mutation_id, household, device_id, ms, place, base_version=0
+                )
             )
             ms += 1000
+            visit = visit_data(
+                household,
+                ms,
+                outcome="installed",
+                adults=4,
+                smartphones=3,
+                installed_before=1,
+                installed_during=2,
+                lat=20.9501,
+                lon=105.9402,
+                accuracy_m=12,
+                notes="",
+            )
             batch.append(
-                {
-                    "mutation_id": mutation_id + 1,
-                    "type": "visit.create",
-                    "id": str(uuid.uuid4()),
-                    "hlc": f"{ms}-0000-{device_id}",
-                    "data": {
-                        "household_id": household,
-                        "visited_at": datetime.fromtimestamp(ms / 1000, UTC).isoformat(),
-                        "outcome": "installed",
-                        "adults": 4,
-                        "smartphones": 3,
-                        "installed_before": 1,
-                        "installed_during": 2,
-                        "priority_subjects": 0,
-                        "priority_installed": 0,
-                        "lat": 20.9501,
-                        "lon": 105.9402,
-                        "accuracy_m": 12,
-                        "notes": "",
-                    },
-                }
+                mutation("visit.create", mutation_id + 1, str(uuid.uuid4()), device_id, ms, visit)
             )
             mutation_id += 2
         out.append(batch)

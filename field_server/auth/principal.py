@@ -53,23 +53,22 @@ def authenticate() -> Principal:
         user_id = int(claims["sub"])
     except ValueError:
         raise ApiError("token_invalid") from None
-    found = people.user_and_device(user_id, claims["dev"])
-    if found is None:
+    holder = people.token_holder(user_id, claims["dev"])
+    if holder is None:
         raise ApiError("token_invalid")
-    user, device = found
-    if not user.active:
+    if not holder.active:
         raise ApiError("token_invalid", details={"reason": "user_inactive"})
     if claims["dev"] is not None:
-        if device is None or device.user_id != user.id:
+        if holder.device_user_id != holder.user_id:
             raise ApiError("token_invalid", details={"reason": "device_unknown"})
-        if device.revoked_at is not None:
+        if holder.device_revoked:
             raise ApiError("device_revoked")
-    if claims["ver"] != user.token_version or claims["role"] != user.role:
+    if claims["ver"] != holder.token_version or claims["role"] != holder.role:
         raise ApiError("token_expired", details={"reason": "claims_changed"})
     cache["principal"] = Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
+        user_id=holder.user_id,
+        username=holder.username,
+        role=holder.role,
         device_id=claims["dev"],
         token_id=claims["jti"],
     )

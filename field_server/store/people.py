@@ -13,26 +13,50 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, false, not_, or_, select, update
 
 from ..extensions import db
-from ..models import Assignment, Device, Unit, User
+from ..models import Assignment, Device, Unit, User, table
 from . import changes
 from .sessions import revoke_families
 from .units import Scope
 
 
-def user_and_device(user_id: int, device_id: str | None) -> tuple[User, Device | None] | None:
-    """The user and (when given) the device, in one query; None when the user is unknown."""
-    if device_id is None:
-        user = db.session.get(User, user_id)
-        return (user, None) if user else None
-    row = db.session.execute(
-        select(User, Device)
-        .outerjoin(Device, Device.device_id == device_id)
-        .where(User.id == user_id)
-    ).first()
-    return (row[0], row[1]) if row else None
+class Holder(NamedTuple):
+    """What authenticating a token checks of its user and device, as stored now."""
+
+    user_id: int
+    username: str
+    role: str
+    active: bool
+    token_version: int
+    device_user_id: int | None  # None: no such device (or none named)
+    device_revoked: bool
+
+
+_U, _DV = table(User), table(Device)
+# Built once with its keys bound: every authenticated request runs it, and building it and
+# loading two ORM objects cost more than the query itself.
+_HOLDER = (
+    select(
+        _U.c.id,
+        _U.c.username,
+        _U.c.role,
+        _U.c.active,
+        _U.c.token_version,
+        _DV.c.user_id,
+        _DV.c.revoked_at.is_not(None),
+    )
+    .select_from(_U.outerjoin(_DV, _DV.c.device_id == bindparam("device_id")))
+    .where(_U.c.id == bindparam("user_id"))
+)
+
+
+def token_holder(user_id: int, device_id: str | None) -> Holder | None:
+    """The user and (when given) their device as a token is checked against, in one query;
+    None when the user is unknown."""
+    row = db.session.execute(_HOLDER, {"user_id": user_id, "device_id": device_id}).first()
+    return None if row is None else Holder(*row)
 
 
 def get_user(username: str) -> User | None:

@@ -22,13 +22,18 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     String,
     and_,
     bindparam,
+    cast,
+    literal_column,
+    null,
     or_,
     select,
     text,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.engine import Dialect
 
@@ -169,15 +174,24 @@ def pull_scope(user_id: int, roots: Sequence[tuple[int, str]]) -> PullScope:
 # anew each time, cost more than these queries themselves.
 _D = table(Device)
 _LAST_MUTATION_ID = select(_D.c.last_mutation_id).where(_D.c.device_id == bindparam("device_id"))
-_OWN_DEVICES = select(_D.c.device_id).where(
-    _D.c.device_id.in_(bindparam("device_ids", expanding=True)),
-    _D.c.user_id == bindparam("user_id"),
-)
-_UNIT_REFS = select(table(Unit).c.id, table(Unit).c.scheme, table(Unit).c.code).where(
-    table(Unit).c.id.in_(bindparam("ids", expanding=True))
-)
-_USERNAMES = select(table(User).c.id, table(User).c.username).where(
-    table(User).c.id.in_(bindparam("ids", expanding=True))
+_UN, _US = table(Unit), table(User)
+# What the page's records name, in one statement (kind, id, text): 0, a unit's id and its
+# 'scheme:code'; 1, a user's id and username; 2, one of the caller's own devices. Only
+# those devices are named in a pull: any other device id would let its holder try to claim
+# that tablet (docs/sync-protocol.md).
+_NAMED = union_all(
+    select(
+        literal_column("0").label("kind"),
+        _UN.c.id,
+        (_UN.c.scheme + ":" + _UN.c.code).label("text"),
+    ).where(_UN.c.id.in_(bindparam("unit_ids", expanding=True))),
+    select(literal_column("1"), _US.c.id, _US.c.username).where(
+        _US.c.id.in_(bindparam("user_ids", expanding=True))
+    ),
+    select(literal_column("2"), cast(null(), Integer), _D.c.device_id).where(
+        _D.c.device_id.in_(bindparam("device_ids", expanding=True)),
+        _D.c.user_id == bindparam("user_id"),
+    ),
 )
 
 
@@ -265,56 +279,81 @@ def _position_columns(rank: int) -> tuple[Any, Any]:
 # bound values inside the statement; positions are bound at execution.
 
 
-@functools.lru_cache(maxsize=1024)
-def _keys_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
-    """One entity's positions in scope after the cursor and below the watermark, in order.
-
-    On PostgreSQL in change_seq order only (``_next_keys`` orders the keys of the last
-    change_seq itself): the index on change_seq alone gives that order, so the scan stops
-    after the page, where ordering by (change_seq, id) made PostgreSQL read and sort every
-    row after the cursor, for every page, on a database without statistics yet."""
-    seq, key = _position_columns(rank)
-    query = _in_scope(select(seq, key), scope, rank, dialect)
-    below = seq < bindparam("watermark", type_=BigInteger())
-    query = query.where(_after(seq, key, since, "since"), below)
-    return query.order_by(seq) if dialect == "postgresql" else query.order_by(seq, key)
-
-
-@functools.lru_cache(maxsize=1024)
-def _limited_keys_statement(
-    dialect: str, scope: PullScope, rank: int, since: int, count: int
-) -> Any:
-    """``_keys_statement`` with its LIMIT: the same object from page to page, so its cache
-    key is worked out once, not for every page."""
-    return _keys_statement(dialect, scope, rank, since).limit(count)
+def _positions(dialect: str, scope: PullScope, last_rank: int) -> list[Any]:
+    """Each entity's positions in scope after the cursor, as (rank, change_seq, integer
+    key, text key): the arms of one UNION ALL (units and assignments have integer ids,
+    households and visits text ones)."""
+    arms = []
+    for rank in range(len(ENTITIES)):
+        seq, key = _position_columns(rank)
+        whole = rank < RANKS["household"]
+        shown = (
+            literal_column(str(rank)).label("rank"),
+            seq.label("seq"),
+            (key if whole else cast(null(), Integer)).label("int_key"),
+            (cast(null(), String) if whole else key).label("text_key"),
+        )
+        arm = _in_scope(select(*shown), scope, rank, dialect)
+        arms.append(arm.where(_after(seq, key, _compare(rank, last_rank), "since")))
+    return arms
 
 
 @functools.lru_cache(maxsize=1024)
-def _group_statement(dialect: str, scope: PullScope, rank: int, since: int) -> Any:
-    """One entity's positions in scope after the cursor at one change_seq (``group_seq``)."""
-    seq, key = _position_columns(rank)
-    query = _in_scope(select(seq, key), scope, rank, dialect)
-    group = seq == bindparam("group_seq", type_=BigInteger())
-    return query.where(_after(seq, key, since, "since"), group)
+def _merged_keys_statement(dialect: str, scope: PullScope, last_rank: int, count: int) -> Any:
+    """The first ``count`` positions of all four entities after the cursor and below the
+    watermark, in one statement (one statement per entity cost a round trip each).
+
+    SQLite runs it as a merge of the entities' change_seq index walks that stops after
+    ``count`` rows, in page order. PostgreSQL would rather read and sort every position
+    after the cursor, so each entity there keeps its own walk of the change_seq index,
+    ordered by change_seq alone and cut at ``count`` (ordering by the key as well made it
+    read and sort every row after the cursor on a database without statistics), and
+    ``_next_keys`` orders the keys of the last change_seq itself."""
+    below = bindparam("watermark", type_=BigInteger())
+    arms = [
+        arm.where(arm.selected_columns.seq < below) for arm in _positions(dialect, scope, last_rank)
+    ]
+    if dialect == "sqlite":
+        order = [literal_column(name) for name in ("seq", "rank", "int_key", "text_key")]
+        return union_all(*arms).order_by(*order).limit(count)
+    walks = [select(arm.order_by(arm.selected_columns.seq).limit(count).subquery()) for arm in arms]
+    return union_all(*walks).order_by(literal_column("seq")).limit(count)
+
+
+@functools.lru_cache(maxsize=1024)
+def _group_statement(dialect: str, scope: PullScope, last_rank: int) -> Any:
+    """All positions after the cursor at one change_seq (``group_seq``), of every entity."""
+    group = bindparam("group_seq", type_=BigInteger())
+    return union_all(
+        *(
+            arm.where(arm.selected_columns.seq == group)
+            for arm in _positions(dialect, scope, last_rank)
+        )
+    )
 
 
 def _next_keys(
-    connection: Any, scope: PullScope, rank: int, since: int, params: dict[str, Any], count: int
-) -> list[tuple[int, Any]]:
-    """The first ``count`` positions (change_seq, key) of one entity after the cursor, in
-    order. On PostgreSQL the first ``count`` by change_seq alone hold every position before
-    the last change_seq among them; all those at that last one are read too, and the first
-    ``count`` of the union in (change_seq, key) order are the answer."""
+    connection: Any, scope: PullScope, last_rank: int, params: dict[str, Any], count: int
+) -> list[tuple[int, int, Any]]:
+    """The first ``count`` positions (change_seq, rank, key) after the cursor, in order. On
+    PostgreSQL the first ``count`` by change_seq alone hold every position before the last
+    change_seq among them; all those at that last one are read too, and the first ``count``
+    of the union in (change_seq, rank, key) order are the answer."""
     dialect = connection.dialect.name
-    query = _limited_keys_statement(dialect, scope, rank, since, count)
-    found: list[Any] = connection.execute(query, params).all()
+    merged = _merged_keys_statement(dialect, scope, last_rank, count)
+    found = [_position(row) for row in connection.execute(merged, params)]
     if dialect != "postgresql":
-        return found  # in (change_seq, key) order already
+        return found  # in page order already
     if len(found) < count:
-        return sorted((s, key) for s, key in found)
-    group = _group_statement(dialect, scope, rank, since)
-    rest = connection.execute(group, {**params, "group_seq": found[-1][0]}).all()
-    return sorted({(s, key) for s, key in found}.union((s, key) for s, key in rest))[:count]
+        return sorted(found)
+    group = _group_statement(dialect, scope, last_rank)
+    rest = connection.execute(group, {**params, "group_seq": found[-1][0]})
+    return sorted(set(found).union(map(_position, rest)))[:count]
+
+
+def _position(row: Any) -> tuple[int, int, Any]:
+    rank, seq, int_key, text_key = row
+    return seq, rank, int_key if text_key is None else text_key
 
 
 @functools.lru_cache(maxsize=16)
@@ -389,16 +428,10 @@ def pull_page(
     connection = db.session.connection()
     dialect = connection.dialect
     seq, last_rank, last_key = position
-    keys: list[tuple[int, int, Any]] = []
-    for rank in range(len(ENTITIES)):
-        since = _compare(rank, last_rank)
-        params: dict[str, Any] = {"since_seq": seq, "watermark": below}
-        if since == 0:
-            params["since_key"] = last_key
-        found = _next_keys(connection, scope, rank, since, params, limit + 1)
-        keys += [(s, rank, key) for s, key in found]
-
-    keys.sort()
+    params: dict[str, Any] = {"since_seq": seq, "watermark": below}
+    if last_rank >= 0:
+        params["since_key"] = last_key
+    keys = _next_keys(connection, scope, last_rank, params, limit + 1)
     page_keys, has_more = keys[:limit], len(keys) > limit
     new_position = page_keys[-1] if page_keys else position
     end_seq, end_rank, end_key = new_position
@@ -425,15 +458,6 @@ def pull_page(
     return _dump(page, _time_text(dialect), scope.user_id), new_position, has_more
 
 
-def _own_devices(device_ids: set[str], user_id: int) -> set[str]:
-    """Which of these devices belong to the caller: only those are named in a pull. Any
-    other device id would let its holder try to claim that tablet (docs/sync-protocol.md)."""
-    if not device_ids:
-        return set()
-    parameters = {"device_ids": sorted(device_ids), "user_id": user_id}
-    return set(db.session.connection().execute(_OWN_DEVICES, parameters).scalars())
-
-
 def _dump(
     page: list[tuple[str, Any]], time_text: Callable[[Any], str | None], user_id: int
 ) -> list[dict]:
@@ -455,15 +479,23 @@ def _dump(
                 unit_ids.add(row[_V["group"]])
             user_ids.add(row[_V["canvasser"]])
             device_ids.add(row[v_device])
-    own_devices = _own_devices(device_ids, user_id)
-    connection = db.session.connection()
-    refs = {}
-    if unit_ids:
-        found = connection.execute(_UNIT_REFS, {"ids": sorted(unit_ids)})
-        refs = {r.id: f"{r.scheme}:{r.code}" for r in found}
-    usernames = {}
-    if user_ids:
-        usernames = dict(connection.execute(_USERNAMES, {"ids": sorted(user_ids)}).all())
+    refs: dict[int, str] = {}
+    usernames: dict[int, str] = {}
+    own_devices: set[str] = set()
+    if unit_ids or user_ids or device_ids:
+        named = {
+            "unit_ids": sorted(unit_ids),
+            "user_ids": sorted(user_ids),
+            "device_ids": sorted(device_ids),
+            "user_id": user_id,
+        }
+        for kind, id_, text_ in db.session.connection().execute(_NAMED, named):
+            if kind == 0:
+                refs[id_] = text_
+            elif kind == 1:
+                usernames[id_] = text_
+            else:
+                own_devices.add(text_)
     shown: dict[str, Callable[[Any], Any]] = {
         "ward": refs.__getitem__,
         "group": refs.get,

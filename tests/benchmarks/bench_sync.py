@@ -20,7 +20,6 @@ so it cannot analyse them behind the benchmark's back), and again after an ``ANA
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tests.benchmarks.doc import Row, machine, write_section
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -44,22 +45,25 @@ gso-2020,12019,Thị trấn Văn Giang,ward,326,9200,0.6
 """
 
 
+# The client encodes and decodes with orjson, as the server does: a page of 500 changes is
+# about 275 KB of JSON, and the standard library's decoder took about an eighth of each
+# pull's time, which is the client's and not the server's.
 def post(url: str, body: dict, token: str | None = None) -> dict:
     request = urllib.request.Request(  # noqa: S310 (loopback only)
-        url, data=json.dumps(body).encode(), method="POST"
+        url, data=orjson.dumps(body), method="POST"
     )
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback)
-        return json.loads(response.read())
+        return orjson.loads(response.read())
 
 
 def get(url: str, token: str) -> dict:
     request = urllib.request.Request(url)  # noqa: S310 (loopback)
     request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-        return json.loads(response.read())
+        return orjson.loads(response.read())
 
 
 def mutation(

@@ -158,14 +158,18 @@ def pull_scope(user_id: int, roots: Sequence[tuple[int, str]]) -> PullScope:
     ward_ids: set[int] = set()
     group_ids: set[int] = set()
     if roots:
-        rows = db.session.execute(
-            select(Unit.id, Unit.level, Unit.parent_id).where(
-                or_(*[Unit.path.startswith(path) for _, path in roots]),
-                Unit.level.in_(("ward", "group")),
+        units = table(Unit)
+        rows = db.session.connection().execute(
+            select(units.c.id, units.c.level, units.c.parent_id).where(
+                or_(*[units.c.path.startswith(path) for _, path in roots]),
+                units.c.level.in_(("ward", "group")),
             )
-        ).all()
-        ward_ids = {r.id for r in rows if r.level == "ward"}
-        group_ids = {r.id for r in rows if r.level == "group" and r.parent_id not in ward_ids}
+        )
+        found = [(id_, level, parent_id) for id_, level, parent_id in rows]
+        ward_ids = {id_ for id_, level, _ in found if level == "ward"}
+        group_ids = {
+            id_ for id_, level, parent in found if level == "group" and parent not in ward_ids
+        }
     return PullScope(user_id, scope, frozenset(ward_ids), frozenset(group_ids))
 
 
@@ -445,7 +449,8 @@ def pull_page(
         if until == 0:
             params["until_key"] = end_key
         query = _rows_statement(dialect.name, scope, rank, since, until)
-        rows.update(((rank, row.id), row) for row in connection.execute(query, params).all())
+        # Every entity's id is its first column (_columns).
+        rows.update({(rank, row[0]): row for row in connection.execute(query, params)})
     missing = [(rank, key) for _, rank, key in page_keys if (rank, key) not in rows]
     for rank in {r for r, _ in missing}:
         # Only when the database orders keys unlike Python (a collation ignoring case or

@@ -345,14 +345,27 @@ def _next_keys(
     of the union in (change_seq, rank, key) order are the answer."""
     dialect = connection.dialect.name
     merged = _merged_keys_statement(dialect, scope, last_rank, count)
-    found = [_position(row) for row in connection.execute(merged, params)]
+    found = [_position(row) for row in _driver_rows(connection, merged, params)]
     if dialect != "postgresql":
         return found  # in page order already
     if len(found) < count:
         return sorted(found)
     group = _group_statement(dialect, scope, last_rank)
-    rest = connection.execute(group, {**params, "group_seq": found[-1][0]})
+    rest = _driver_rows(connection, group, {**params, "group_seq": found[-1][0]})
     return sorted(set(found).union(map(_position, rest)))[:count]
+
+
+def _driver_rows(connection: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """A page's keys or its households' and visits' rows, as the driver's plain tuples: the
+    statement runs as any other, but its rows are taken from the DBAPI cursor, without
+    SQLAlchemy's row objects, which cost more than reading the rows did. Only for columns
+    that need no conversion on the way out but a boolean's 0/1 (``_dump`` writes the visits'
+    ``voided`` itself)."""
+    result = connection.execute(statement, params)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _position(row: Any) -> tuple[int, int, Any]:
@@ -449,8 +462,13 @@ def pull_page(
         if until == 0:
             params["until_key"] = end_key
         query = _rows_statement(dialect.name, scope, rank, since, until)
-        # Every entity's id is its first column (_columns).
-        rows.update({(rank, row[0]): row for row in connection.execute(query, params)})
+        # Households and visits are plain tuples from the driver (see _driver_rows); units
+        # and assignments are rows the dump reads by name. Every id is the first column.
+        if rank >= RANKS["household"]:
+            found_rows: Any = _driver_rows(connection, query, params)
+        else:
+            found_rows = connection.execute(query, params)
+        rows.update({(rank, row[0]): row for row in found_rows})
     missing = [(rank, key) for _, rank, key in page_keys if (rank, key) not in rows]
     for rank in {r for r, _ in missing}:
         # Only when the database orders keys unlike Python (a collation ignoring case or
@@ -524,6 +542,7 @@ def _dump(
             for i in _V_TIMES:
                 values[i] = time_text(values[i])
             values[v_flags] = _flags_list(values[v_flags])
+            values[v_voided] = False  # SQLite's driver gives 0
             if values[v_device] not in own_devices:
                 values[v_device] = None
             append(

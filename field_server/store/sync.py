@@ -25,7 +25,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -70,6 +70,7 @@ from ..models import (
     Household,
     Revision,
     Unit,
+    UTCDateTime,
     Visit,
     table,
 )
@@ -479,6 +480,8 @@ def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     connection = db.session.connection()
+    if connection.dialect.name == "postgresql" and _recordset_written(connection, table, rows):
+        return
     sql, positional, names, processors = _compiled_insert(connection.dialect, table, tuple(rows[0]))
     values: list[Any] = list(map(itemgetter(*names), rows))
     converted = [(i, _once_per_object(p)) for i, p in enumerate(processors) if p is not None]
@@ -488,21 +491,40 @@ def _insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
             for value in rows_as_lists:
                 value[index] = convert(value[index])
         values = [tuple(v) for v in rows_as_lists]
-    if connection.dialect.name == "postgresql":
-        try:
-            records = orjson.dumps([dict(zip(names, v, strict=True)) for v in values]).decode()
-        except orjson.JSONEncodeError:
-            # A value JSON cannot carry as it is (a whole number past 64 bits, which a float
-            # column takes): this batch goes the executemany way, as it always did.
-            records = None
-        if records is not None:
-            statement = _recordset_insert(connection.dialect, table, tuple(names))
-            connection.exec_driver_sql(statement, {"records": records})
-            return
     if positional:
         connection.exec_driver_sql(sql, values)
     else:
         connection.exec_driver_sql(sql, [dict(zip(names, v, strict=True)) for v in values])
+
+
+_TZINFO = attrgetter("tzinfo")
+
+
+@functools.lru_cache(maxsize=64)
+def _time_columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.c if isinstance(c.type, UTCDateTime))
+
+
+def _recordset_written(connection: Any, table: Table, rows: list[dict[str, Any]]) -> bool:
+    """PostgreSQL: the rows as one JSON record set, encoded by orjson as they are; False
+    when JSON cannot carry a value as it is (a whole number past 64 bits, which a float
+    column takes), and the batch then goes the executemany way.
+
+    The columns' bind conversions are not needed here: PostgreSQL reads JSON numbers into
+    float columns and true/false into booleans (anything else it refuses), and an aware
+    time in any offset into a timestamptz. A naive time is the one value it would take
+    silently, in the session's zone, so it is refused here as the column type refuses it."""
+    for name in _time_columns(table):
+        # filter(None): a time is never false, so only the NULLs are left out.
+        if name in rows[0] and None in map(_TZINFO, filter(None, map(itemgetter(name), rows))):
+            raise ValueError(f"naive datetime given to a UTC column ({name})")
+    try:
+        records = orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return False
+    statement = _recordset_insert(connection.dialect, table, tuple(rows[0]))
+    connection.exec_driver_sql(statement, {"records": records})
+    return True
 
 
 class _RowOf(UserDefinedType[Any]):

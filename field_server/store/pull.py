@@ -26,7 +26,9 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
+    func,
     literal_column,
     null,
     or_,
@@ -291,7 +293,7 @@ def _positions(dialect: str, scope: PullScope, last_rank: int) -> list[Any]:
     for rank in range(len(ENTITIES)):
         seq, key = _position_columns(rank)
         whole = rank < RANKS["household"]
-        shown = (
+        shown: tuple[Any, ...] = (
             literal_column(str(rank)).label("rank"),
             seq.label("seq"),
             (key if whole else cast(null(), Integer)).label("int_key"),
@@ -318,7 +320,7 @@ def _merged_keys_statement(dialect: str, scope: PullScope, last_rank: int, count
         arm.where(arm.selected_columns.seq < below) for arm in _positions(dialect, scope, last_rank)
     ]
     if dialect == "sqlite":
-        order = [literal_column(name) for name in ("seq", "rank", "int_key", "text_key")]
+        order: list[Any] = [literal_column(name) for name in ("seq", "rank", "int_key", "text_key")]
         return union_all(*arms).order_by(*order).limit(count)
     walks = [select(arm.order_by(arm.selected_columns.seq).limit(count).subquery()) for arm in arms]
     return union_all(*walks).order_by(literal_column("seq")).limit(count)
@@ -373,6 +375,21 @@ def _position(row: Any) -> tuple[int, int, Any]:
     return seq, rank, int_key if text_key is None else text_key
 
 
+def _rfc3339_text(column: Any) -> Any:
+    """PostgreSQL: a timestamptz as the text rfc3339() writes (UTC, a Z, microseconds only
+    when there are some), by the database: parsing it into a datetime only to format it
+    again cost more. A timestamp's text leaves out a fraction's trailing zeros: padded back
+    to six digits."""
+    written = cast(column.op("AT TIME ZONE")(literal_column("'UTC'")), String())
+    return type_coerce(
+        case(
+            (func.length(written) == 19, func.replace(written, " ", "T") + "Z"),
+            else_=func.replace(func.rpad(written, 26, "0"), " ", "T") + "Z",
+        ),
+        String(),
+    )
+
+
 @functools.lru_cache(maxsize=16)
 def _columns(dialect: str, rank: int) -> tuple[Any, ...]:
     """What a page shows of one entity: households and visits in their records' key order."""
@@ -386,6 +403,11 @@ def _columns(dialect: str, rank: int) -> tuple[Any, ...]:
             # never parsed into a datetime only to be formatted again.
             columns = [
                 type_coerce(c, String()) if key in VISIT_TIMES else c
+                for key, c in zip(VISIT_KEYS, columns, strict=True)
+            ]
+        else:
+            columns = [
+                _rfc3339_text(c).label(key) if key in VISIT_TIMES else c
                 for key, c in zip(VISIT_KEYS, columns, strict=True)
             ]
         return tuple(columns)
@@ -403,11 +425,15 @@ def _rows_statement(dialect: str, scope: PullScope, rank: int, since: int, until
     return query.where(_after(seq, key, since, "since"), _up_to(seq, key, until, "until"))
 
 
+def _as_written(value: Any) -> Any:
+    return value
+
+
 @functools.lru_cache(maxsize=4)
 def _time_text(dialect: Dialect) -> Callable[[Any], str | None]:
     """How a visit's time column, as _rows_statement reads it, becomes RFC 3339 text."""
     if dialect.name != "sqlite":
-        return rfc3339
+        return _as_written  # written by the database (_rfc3339_text)
     column_type = table(Visit).c.received_at.type
     parse: Any = column_type.dialect_impl(dialect).result_processor(dialect, None)
 
@@ -436,9 +462,10 @@ def pull_page(
     """(changes, position after the last one, has_more), of the positions below ``below``
     (the watermark ``read_snapshot`` gave).
 
-    Two steps: each entity's next ``limit + 1`` positions (keys only) to find where the
-    page ends, then the full rows of just the page's records. Fetching ``limit + 1`` full
-    rows of all four entities to keep a quarter of them cost more than the queries did.
+    Two steps: the next ``limit + 1`` positions of all four entities (keys only, one
+    statement: ``_next_keys``) to find where the page ends, then the full rows of just the
+    page's records. Fetching ``limit + 1`` full rows of all four entities to keep a quarter
+    of them cost more than the queries did.
     """
     # Core statements on the session's connection (its snapshot), not ORM objects: a page
     # is read-only and building objects costs more than the query.

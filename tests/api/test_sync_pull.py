@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -176,6 +177,37 @@ def test_sqlite_time_text_is_shown_as_the_column_type_would(stored):
     column_type = Visit.__table__.c.received_at.type
     parse = column_type.dialect_impl(dialect).result_processor(dialect, None)
     assert _time_text(dialect)(stored) == rfc3339(parse(stored))
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2020, 8, 15, 2, 30, 2, tzinfo=UTC),
+        datetime(2020, 8, 15, 2, 30, 2, 1, tzinfo=UTC),
+        datetime(2020, 8, 15, 2, 30, 2, 250000, tzinfo=UTC),
+        datetime(2020, 8, 15, 2, 30, 2, 120000, tzinfo=UTC),
+        datetime(2020, 8, 15, 2, 30, 2, 999999, tzinfo=UTC),
+        datetime(2020, 8, 15, 9, 30, 2, 500000, tzinfo=timezone(timedelta(hours=7))),
+        datetime(2020, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_postgresql_time_text_is_what_rfc3339_writes(app, backend, moment):
+    # PostgreSQL writes a pulled visit's times itself (store/pull.py _rfc3339_text), in
+    # whatever zone the session is in; they must read as the server writes every time.
+    from sqlalchemy import literal, select, text
+
+    from field_server.extensions import db
+    from field_server.models import UTCDateTime
+    from field_server.store.pull import _rfc3339_text, rfc3339
+
+    with app.app_context():
+        db.session.execute(text("SET LOCAL TimeZone = 'Asia/Ho_Chi_Minh'"))
+        written = db.session.execute(
+            select(_rfc3339_text(literal(moment, UTCDateTime())))
+        ).scalar_one()
+        db.session.rollback()
+    assert written == rfc3339(moment)
 
 
 def test_page_records_missing_from_their_range_are_read_by_key(tablet, monkeypatch):

@@ -79,7 +79,9 @@ class Unit(Model):
         CheckConstraint(
             "target_rate IS NULL OR (target_rate > 0 AND target_rate <= 1)", name="target_rate"
         ),
-        Index("ix_units_path", "path"),
+        # Subtrees are found by a path's prefix (LIKE '/1/2/%'): on PostgreSQL only a
+        # pattern index serves that under a collation other than C.
+        Index("ix_units_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         Index("ix_units_parent_id", "parent_id"),
     )
 

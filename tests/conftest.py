@@ -82,13 +82,14 @@ def base_config(instance: Path, database_url: str, **extra: Any) -> dict[str, An
     }
 
 
-def create_postgres_database(prefix: str = "field_test") -> tuple[str, str]:
-    """A new, empty PostgreSQL database; returns (name, SQLAlchemy URL)."""
+def create_postgres_database(prefix: str = "field_test", options: str = "") -> tuple[str, str]:
+    """A new, empty PostgreSQL database (``options``: more of CREATE DATABASE, such as a
+    locale); returns (name, SQLAlchemy URL)."""
     import psycopg
 
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" {options}')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     return name, f"{base}/{name}"
 

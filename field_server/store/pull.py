@@ -378,14 +378,14 @@ def _position(row: Any) -> tuple[int, int, Any]:
 def _rfc3339_text(column: Any) -> Any:
     """PostgreSQL: a timestamptz as the text rfc3339() writes (UTC, a Z, microseconds only
     when there are some), by the database: parsing it into a datetime only to format it
-    again cost more. A timestamp's text leaves out a fraction's trailing zeros: padded back
-    to six digits."""
-    written = cast(column.op("AT TIME ZONE")(literal_column("'UTC'")), String())
+    again cost more. Spelled with to_char, whose patterns hold whatever the session's
+    DateStyle (a timestamp's own text follows it)."""
+    utc = column.op("AT TIME ZONE")(literal_column("'UTC'"))
+    micro = func.to_char(utc, "US")
     return type_coerce(
-        case(
-            (func.length(written) == 19, func.replace(written, " ", "T") + "Z"),
-            else_=func.replace(func.rpad(written, 26, "0"), " ", "T") + "Z",
-        ),
+        func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
+        + case((micro == "000000", ""), else_="." + micro)
+        + "Z",
         String(),
     )
 

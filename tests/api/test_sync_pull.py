@@ -194,7 +194,8 @@ def test_sqlite_time_text_is_shown_as_the_column_type_would(stored):
 )
 def test_postgresql_time_text_is_what_rfc3339_writes(app, backend, moment):
     # PostgreSQL writes a pulled visit's times itself (store/pull.py _rfc3339_text), in
-    # whatever zone the session is in; they must read as the server writes every time.
+    # whatever zone and DateStyle the session has; they must read as the server writes every
+    # time.
     from sqlalchemy import literal, select, text
 
     from field_server.extensions import db
@@ -203,6 +204,7 @@ def test_postgresql_time_text_is_what_rfc3339_writes(app, backend, moment):
 
     with app.app_context():
         db.session.execute(text("SET LOCAL TimeZone = 'Asia/Ho_Chi_Minh'"))
+        db.session.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))
         written = db.session.execute(
             select(_rfc3339_text(literal(moment, UTCDateTime())))
         ).scalar_one()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -389,9 +390,24 @@ class DeviceMutation(Model):
     replay is answered from here and never applied twice. Rejected payloads are kept."""
 
     __tablename__ = "device_mutations"
-    __table_args__ = (Index("ix_device_mutations_status_ward", "status", "ward_id"),)
+    # GET /rejections reads the rows still rejected and not re-applied, newest first: an
+    # index of those alone, which the ledger's other rows (nearly all) never enter.
+    __table_args__ = (
+        Index(
+            "ix_device_mutations_open_rejections",
+            "received_at",
+            "device_id",
+            "mutation_id",
+            sqlite_where=text("status = 'rejected' AND resolved_at IS NULL"),
+            postgresql_where=text("status = 'rejected' AND resolved_at IS NULL"),
+        ),
+    )
 
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
+    # device_id, user_id and ward_id name a device, a user and a unit without foreign keys:
+    # PostgreSQL checks one with a query per row and key, most of the ledger's insert on
+    # every push, and they are the batch's device, its owner and a ward read in the push's
+    # own transaction, none of which the server ever deletes (migration a1d9e4c7b350).
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     mutation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -400,8 +416,8 @@ class DeviceMutation(Model):
     code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     result: Mapped[str] = mapped_column(Text)  # JSON, as answered
     payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, when rejected
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    ward_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    ward_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # A rejected mutation a supervisor corrected and re-applied (GET /rejections hides it).
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

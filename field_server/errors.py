@@ -16,6 +16,7 @@ text about them (``loggable_database_error``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import re
@@ -358,6 +359,17 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         return error_response(_from_http_exception(exc))
 
+    @app.teardown_request
+    def _collect_after_storage_error(_exc: BaseException | None) -> None:
+        # The failed statement's SQLite cursor is held in reference cycles of the error's
+        # frames, and SQLite closes the connection it belonged to (dropped from the pool,
+        # store/engine.py) only once that statement is freed: until the collector ran, an
+        # idle worker kept a read lock on the WAL that no checkpoint could pass (seen after
+        # full-disk and read-only episodes, tests/faults/test_sqlite_storage.py). The
+        # request is over and the error unreachable here, so collect now.
+        if g.pop("collect_after_storage_error", False):
+            gc.collect()
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         try:
@@ -370,6 +382,7 @@ def register_error_handlers(app: Flask) -> None:
                 g.get("request_id"),
                 loggable_database_error(exc),
             )
+            g.collect_after_storage_error = True
             return error_response(storage_error())
         _log_unexpected(exc)
         return error_response(

@@ -1,6 +1,7 @@
 """SQLite as DESIGN.md asks: WAL, synchronous=FULL, foreign keys, a busy timeout, and write
 transactions that hold the write lock from their first statement (BEGIN IMMEDIATE)."""
 
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -168,3 +169,39 @@ def test_a_read_only_database_answers_503_and_is_written_again_once_fixed(sqlite
     database = sqlite3.connect(tmp_path / "field.db")
     assert database.execute("SELECT count(*) FROM users").fetchone() == (2,)
     database.close()
+
+
+def test_after_a_refused_write_no_connection_keeps_the_wal(sqlite_app, tmp_path):
+    """A write refused by a read-only file leaves no idle connection reading the WAL: once
+    the file is writable again a TRUNCATE checkpoint empties the WAL at once, without
+    waiting for anyone. The refusing connection is dropped from the pool, and SQLite closes
+    it only once its failed statement is freed; left to the garbage collector, that kept a
+    read lock that made every later checkpoint (the operator's, or a read-only flip) wait."""
+    from tests.faults.storage import (
+        WAL_WRITE_VERSION,
+        WRITE_VERSION_OFFSET,
+        set_sqlite_read_only,
+    )
+
+    path = tmp_path / "field.db"
+    client = sqlite_app.test_client()
+    headers = admin_headers(sqlite_app, client)
+    assert client.get("/api/v1/users", headers=headers).status_code == 200
+    set_sqlite_read_only(path, True)
+    refused = client.post(
+        "/api/v1/users", json={"username": "admin2", "role": "admin"}, headers=headers
+    )
+    assert refused.status_code == 503
+    fd = os.open(path, os.O_RDWR)  # writable again, and nobody may wait below
+    try:
+        os.pwrite(fd, bytes([WAL_WRITE_VERSION]), WRITE_VERSION_OFFSET)
+    finally:
+        os.close(fd)
+    checkpoint = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        busy, _, _ = checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        checkpoint.close()
+    assert busy == 0
+    wal = f"{path}-wal"  # emptied, or removed with the last connection
+    assert not os.path.exists(wal) or os.path.getsize(wal) == 0

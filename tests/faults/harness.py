@@ -221,10 +221,11 @@ class Campaign:
         self.started = time.monotonic()
         self.faults_on.set()
         deadline = self.started + RUN_DEADLINE
+        drained = threading.Barrier(tablets)  # the tablets pull once all have drained
         for n in range(tablets):
             tablet = self.tablet(n)
             self.tablets.append(tablet)
-            tablet.start(self.progress, self.faults_on, deadline)
+            tablet.start(self.progress, self.faults_on, deadline, drained)
         self.wait_pushing()
 
     def deadline(self) -> float:

@@ -6,7 +6,11 @@ Each tablet records rounds of work offline — new households, a visit to each, 
 another visit or a correction of one of its acknowledged visits — and pushes its outbox in
 small batches until it is empty, whatever the faults do: the client retries with backoff
 (honouring ``Retry-After``), and the tablet starts the push again after the client gives up.
-When the faults stop, each tablet drains its outbox and pulls, under a deadline.
+When the faults stop, each tablet drains its outbox and, once every tablet has drained,
+pulls, under a deadline. Pulling only then keeps the check that a pull brings every
+acknowledged visit exact on PostgreSQL: a push still running there holds back the rows
+committed after it began (docs/sync-protocol.md, "On the server"), which the tablet would
+get at its next pull; the harness's one pull must find no push running.
 
 ``LedgerTransport`` sits between the client and HTTP: every 200 push answer's results go to
 the tablet's ledger (mutation id -> status and id, as first acknowledged; a later ack of the
@@ -282,8 +286,15 @@ class FaultTablet:
         self.attention = self.client.store.attention_count()
         self.client.store.close()
 
-    def run(self, progress: Progress, faults_on: threading.Event, run_deadline: float) -> None:
-        """Rounds of work while ``faults_on`` is set, then drain and pull."""
+    def run(
+        self,
+        progress: Progress,
+        faults_on: threading.Event,
+        run_deadline: float,
+        drained: threading.Barrier,
+    ) -> None:
+        """Rounds of work while ``faults_on`` is set, then drain, wait for every tablet of
+        ``drained`` to have drained too, and pull."""
         self.abort = progress.abort
         try:
             self.open(progress)
@@ -295,17 +306,25 @@ class FaultTablet:
                 self.push_until_empty(faults_on, run_deadline)
             drain = time.monotonic() + DRAIN_DEADLINE
             self.push_until_empty(None, drain)
+            drained.wait(max(drain - time.monotonic(), 0))
             self.pull_all(drain)
         except Exception as exc:  # reported by the test, with the tablet's name
             self.errors.append(f"{self.username}: {exc!r}")
+            drained.abort()  # the others stop waiting for this one (and fail the run)
         finally:
             if self.client is not None:
                 self.settle()
 
-    def start(self, progress: Progress, faults_on: threading.Event, run_deadline: float) -> None:
+    def start(
+        self,
+        progress: Progress,
+        faults_on: threading.Event,
+        run_deadline: float,
+        drained: threading.Barrier,
+    ) -> None:
         self.thread = threading.Thread(
-            target=self.run, args=(progress, faults_on, run_deadline), name=self.username,
-            daemon=True,
+            target=self.run, args=(progress, faults_on, run_deadline, drained),
+            name=self.username, daemon=True,
         )  # fmt: skip
         self.thread.start()
 

@@ -364,9 +364,10 @@ def register_error_handlers(app: Flask) -> None:
         # The failed statement's SQLite cursor is held in reference cycles of the error's
         # frames, and SQLite closes the connection it belonged to (dropped from the pool,
         # store/engine.py) only once that statement is freed: until the collector ran, an
-        # idle worker kept a read lock on the WAL that no checkpoint could pass (seen after
-        # full-disk and read-only episodes, tests/faults/test_sqlite_storage.py). The
-        # request is over and the error unreachable here, so collect now.
+        # idle worker kept a read lock on the WAL that no checkpoint could pass (seen in
+        # tests/faults/test_sqlite_storage.py, whose read-only flip then waited 501 s). The
+        # request is over and the error unreachable here, so collect now (a few ms, and
+        # only after a storage error).
         if g.pop("collect_after_storage_error", False):
             gc.collect()
 

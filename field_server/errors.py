@@ -366,8 +366,8 @@ def register_error_handlers(app: Flask) -> None:
         # store/engine.py) only once that statement is freed: until the collector ran, an
         # idle worker kept a read lock on the WAL that no checkpoint could pass (seen in
         # tests/faults/test_sqlite_storage.py, whose read-only flip then waited 501 s). The
-        # request is over and the error unreachable here, so collect now (a few ms, and
-        # only after a storage error).
+        # request is over and the error unreachable here, so collect now: only after a
+        # storage error, and cheap in a worker whose start-up objects are frozen (serve.py).
         if g.pop("collect_after_storage_error", False):
             gc.collect()
 

@@ -107,10 +107,10 @@ def canonical_hash(raw: Any) -> str:
     """The content of a mutation (parsed JSON: no NaN, no infinity) as canonical JSON,
     hashed: equal content, equal hash."""
     try:
-        data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        data: bytes | None = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
-        data = _SMALL_DECIMAL
-    if _SMALL_DECIMAL in data or (b"e-" in data and _SHORT_EXPONENT.search(data)):
+        data = None
+    if data is None or _SMALL_DECIMAL in data or (b"e-" in data and _SHORT_EXPONENT.search(data)):
         data = _json_canonical(raw).encode()
     return hashlib.sha256(data).hexdigest()
 

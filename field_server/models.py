@@ -385,6 +385,9 @@ class Revision(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+_OPEN_REJECTION = text("status = 'rejected' AND resolved_at IS NULL")
+
+
 class DeviceMutation(Model):
     """The per-device ledger: one row per consumed mutation id, with the answer given, so a
     replay is answered from here and never applied twice. Rejected payloads are kept."""
@@ -398,8 +401,8 @@ class DeviceMutation(Model):
             "received_at",
             "device_id",
             "mutation_id",
-            sqlite_where=text("status = 'rejected' AND resolved_at IS NULL"),
-            postgresql_where=text("status = 'rejected' AND resolved_at IS NULL"),
+            sqlite_where=_OPEN_REJECTION,
+            postgresql_where=_OPEN_REJECTION,
         ),
     )
 

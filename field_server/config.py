@@ -213,9 +213,10 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLITE_BUSY_TIMEOUT_MS",
         _int(0, 60000),
         5000,
-        "How long a SQLite connection "
-        "waits for the write lock before the request gets 503 storage_unavailable; keep "
-        "it below the WSGI worker timeout.",
+        "How long a SQLite writer waits "
+        "for the write lock (its turn in the writers' queue, then SQLite's lock, together) "
+        "before the request gets 503 storage_unavailable; keep it below the WSGI worker "
+        "timeout.",
     ),
     Setting(
         "WORKER_TIMEOUT",

@@ -204,8 +204,8 @@ def describe_database_error(exc: BaseException, url: str) -> str:
 
 
 def forget_empty_sqlite_file(path: Path) -> bool:
-    """Remove ``path`` (and its -wal, -shm files) when it holds no table at all; True when
-    it did. Call it only for a file the current command created."""
+    """Remove ``path`` (and its -wal, -shm and -writers files) when it holds no table at
+    all; True when it did. Call it only for a file the current command created."""
     if not path.is_file():
         return False
     try:
@@ -219,7 +219,7 @@ def forget_empty_sqlite_file(path: Path) -> bool:
         tables = 0 if path.stat().st_size == 0 else 1
     if tables:
         return False
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for leftover in (path, *(Path(f"{path}{side}") for side in ("-wal", "-shm", "-writers"))):
         leftover.unlink(missing_ok=True)
     return True
 

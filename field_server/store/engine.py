@@ -4,7 +4,9 @@ Python's sqlite3 module opens no transaction before a SELECT and SQLAlchemy neve
 the write lock up front, so two writers can both read and then collide on upgrade. We take
 over: the driver runs in autocommit (``isolation_level = None``) and the engine's ``begin``
 event emits ``BEGIN IMMEDIATE`` inside ``write_transaction()`` and a plain ``BEGIN`` (one
-snapshot) otherwise.
+snapshot) otherwise. Before that ``BEGIN IMMEDIATE`` the writer takes its turn in the
+writers' queue (store/writer_queue.py), so that the server's writers take the lock in turn
+instead of by the luck of SQLite's busy handler.
 
 A database that refuses writes (a SQLite file gone read-only, a PostgreSQL database or
 server switched to read-only transactions) is a storage error, answered 503, and the
@@ -26,8 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from .writer_queue import QueueTimeout, Turn, WriterQueue
 
 _write_intent: ContextVar[bool] = ContextVar("field_server_write_intent", default=False)
+# The writers' queue turn that the open write transaction holds, let go when it ends.
+_turn: ContextVar[Turn | None] = ContextVar("field_server_writer_turn", default=None)
 
 # Engines already given the set-up below (an app factory may run more than once per engine).
 _configured: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -75,9 +80,53 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
+    queue = _writer_queue(engine, busy_timeout_ms)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        if not _write_intent.get():
+            connection.exec_driver_sql("BEGIN")
+            return
+        turn = _take_turn(queue)
+        try:
+            if turn.waited_s:
+                # The queue's wait counts against the busy timeout: what is left of it is
+                # all SQLite may wait (for a writer outside the server) on top.
+                left = max(0, busy_timeout_ms - int(turn.waited_s * 1000))
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {left}")
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            turn.release()
+            raise
+        _turn.set(turn)
+
+
+def _writer_queue(engine: Engine, busy_timeout_ms: int) -> WriterQueue | None:
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None  # no file beside which to keep the queue: SQLite's lock alone
+    return WriterQueue(name, busy_timeout_ms / 1000)
+
+
+def _take_turn(queue: WriterQueue | None) -> Turn:
+    if queue is None:
+        return Turn(None, 0.0)
+    try:
+        return queue.take()
+    except QueueTimeout as exc:
+        import sqlite3
+
+        from sqlalchemy.exc import OperationalError
+
+        # Worded as SQLite's own refusal, so it is the same storage error (503) for clients.
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError(f"database is locked: {exc}")
+        ) from exc
 
 
 @contextmanager
@@ -99,6 +148,10 @@ def write_transaction() -> Iterator[Session]:
         raise
     finally:
         _write_intent.reset(token)
+        turn = _turn.get()
+        if turn is not None:
+            turn.release()
+            _turn.set(None)
 
 
 def is_storage_error(exc: BaseException) -> bool:

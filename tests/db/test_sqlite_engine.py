@@ -4,29 +4,11 @@ transactions that hold the write lock from their first statement (BEGIN IMMEDIAT
 import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import text
 
-from tests.conftest import base_config
-
-
-@pytest.fixture
-def sqlite_app(tmp_path):
-    from field_server import create_app
-    from field_server.extensions import db
-
-    app = create_app(
-        base_config(tmp_path, f"sqlite:///{tmp_path}/field.db", SQLITE_BUSY_TIMEOUT_MS=200)
-    )
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+from tests.db.conftest import admin_headers
 
 
 def test_pragmas(sqlite_app):
@@ -99,25 +81,6 @@ def test_reads_do_not_take_the_write_lock(sqlite_app, tmp_path):
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")
         other.close()
-
-
-def admin_headers(app, client) -> dict[str, str]:
-    from field_server.auth.passwords import hash_password
-    from field_server.extensions import db
-    from field_server.store.people import create_user
-
-    with app.app_context():
-        create_user(
-            username="admin",
-            role="admin",
-            password_hash=hash_password("pw-admin-12"),
-            full_name=None,
-            units=[],
-            now=datetime.now(UTC),
-        )
-        db.session.commit()
-    login = client.post("/api/v1/auth/login", json={"username": "admin", "password": "pw-admin-12"})
-    return {"Authorization": f"Bearer {login.get_json()['access_token']}"}
 
 
 def test_a_locked_database_answers_503_not_500(sqlite_app, tmp_path):

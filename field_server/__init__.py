@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from .config import load_settings, make_private_folder
 from .json_provider import OrjsonProvider
-from .migrations_support import MIGRATIONS_DIR
+from .migrations_support import MIGRATIONS_DIR, SQLITE_SIDE_FILES, sqlite_file
 
 
 class FieldServer(Flask):
@@ -34,11 +34,10 @@ def _keep_new_sqlite_files_private(engine: Engine) -> None:
     mode, so they follow. A database that already holds data keeps the mode it has."""
     if engine.dialect.name != "sqlite" or engine in _PRIVATE_FILES:
         return
-    name = engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
+    database = sqlite_file(engine.url)
+    if database is None:
         return
     _PRIVATE_FILES.add(engine)
-    database = Path(name)
 
     # insert=True: before the set-up that switches to WAL and so creates the -wal and -shm
     # files (store/engine.py).
@@ -49,12 +48,12 @@ def _keep_new_sqlite_files_private(engine: Engine) -> None:
         except FileNotFoundError:
             return
         if created:
-            for path in (database, *(database.with_name(database.name + s) for s in SIDE_FILES)):
+            sides = (database.with_name(database.name + s) for s in SQLITE_SIDE_FILES)
+            for path in (database, *sides):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(path, 0o600)
 
 
-SIDE_FILES = ("-wal", "-shm", "-journal")
 _PRIVATE_FILES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 

@@ -118,14 +118,20 @@ def schema_problem(state: SchemaState, where: str) -> str | None:
     )
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite URL (None for another backend or an in-memory database)."""
+# The files SQLite (and the writers' queue, store/writer_queue.py) keep beside a database.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal", "-writers")
+
+
+def sqlite_file(url: Any) -> Path | None:
+    """The file of an SQLite URL (None for another backend, an in-memory database, or a
+    ``file:`` URI, whose name is not a path)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
         return None
-    return Path(parsed.database)
+    return None if name.startswith("file:") else Path(name)
 
 
 def where(url: str) -> str:
@@ -204,8 +210,8 @@ def describe_database_error(exc: BaseException, url: str) -> str:
 
 
 def forget_empty_sqlite_file(path: Path) -> bool:
-    """Remove ``path`` (and its -wal, -shm and -writers files) when it holds no table at
-    all; True when it did. Call it only for a file the current command created."""
+    """Remove ``path`` (and the files beside it, SQLITE_SIDE_FILES) when it holds no table
+    at all; True when it did. Call it only for a file the current command created."""
     if not path.is_file():
         return False
     try:
@@ -219,7 +225,7 @@ def forget_empty_sqlite_file(path: Path) -> bool:
         tables = 0 if path.stat().st_size == 0 else 1
     if tables:
         return False
-    for leftover in (path, *(Path(f"{path}{side}") for side in ("-wal", "-shm", "-writers"))):
+    for leftover in (path, *(Path(f"{path}{side}") for side in SQLITE_SIDE_FILES)):
         leftover.unlink(missing_ok=True)
     return True
 

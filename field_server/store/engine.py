@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from ..migrations_support import sqlite_file
 from .writer_queue import QueueTimeout, Turn, WriterQueue
 
 _write_intent: ContextVar[bool] = ContextVar("field_server_write_intent", default=False)
@@ -107,10 +108,10 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def _writer_queue(engine: Engine, busy_timeout_ms: int) -> WriterQueue | None:
-    name = engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
+    database = sqlite_file(engine.url)
+    if database is None:
         return None  # no file beside which to keep the queue: SQLite's lock alone
-    return WriterQueue(name, busy_timeout_ms / 1000)
+    return WriterQueue(str(database), busy_timeout_ms / 1000)
 
 
 def _take_turn(queue: WriterQueue | None) -> Turn:

@@ -315,17 +315,11 @@ class FaultTablet:
             if self.client is not None:
                 self.settle()
 
-    def start(
-        self,
-        progress: Progress,
-        faults_on: threading.Event,
-        run_deadline: float,
-        drained: threading.Barrier,
-    ) -> None:
+    def start(self, *run_args: Any) -> None:
+        """``run(*run_args)`` in the tablet's own thread."""
         self.thread = threading.Thread(
-            target=self.run, args=(progress, faults_on, run_deadline, drained),
-            name=self.username, daemon=True,
-        )  # fmt: skip
+            target=self.run, args=run_args, name=self.username, daemon=True
+        )
         self.thread.start()
 
     @property

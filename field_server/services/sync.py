@@ -105,6 +105,9 @@ def push(
 
     def work(write: Write) -> tuple[PushPlan, int]:
         device = sync_store.lock_device(own)  # this device's pushes queue here
+        # The paths read below (the canvasser's units, the wards the counters follow) hold
+        # until the commit: a units import moving a unit waits, or is waited for.
+        figures.hold_tree()
         if mutations:
             check_batch_start(mutations[0]["mutation_id"], device.last_mutation_id)
         context = sync_store.load_push_context(

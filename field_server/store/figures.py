@@ -17,7 +17,10 @@ the lock folds them into the rows. So writers in different wards never wait for 
 and a unit's deltas not yet folded are few (as many as the writes made while one
 transaction held its lock). Reads add them in. (The change
 sequence takes no lock either: store/changes.py.) ``rebuild`` locks the three tables first,
-so no write adds to the rows it replaces.
+so no write adds to the rows it replaces. A unit moved by `units import` takes what its rows
+hold from its old ancestors to its new ones (``move_counters``), holding the tree's lock
+alone (``lock_tree``), which every write holds shared (``hold_tree``) from before it reads
+the paths its counters follow: a move and a write never cross.
 
 Reads: a unit's totals are sums over its rows up to ``to`` (state) or within ``[from, to]``
 (flow), and its deltas not folded yet: a few dozen rows per unit whatever the number of
@@ -188,6 +191,8 @@ class Snapshot:
 
 
 def _measure_rows(household_ids: list[str], lock: bool, timezone: str) -> Contributions:
+    if lock:  # a write's first measure: the paths it reads must hold until it commits
+        hold_tree()
     households: list[Any] = []
     for chunk in chunks(household_ids):
         statement = select(H.c.id, H.c.ward_id, H.c.group_id, H.c.merged_into).where(
@@ -254,12 +259,45 @@ def adjust_open_conflicts(ward_deltas: Mapping[int, int]) -> None:
     wanted = {ward: delta for ward, delta in ward_deltas.items() if delta}
     if not wanted:
         return
+    hold_tree()
     paths = _ward_paths(wanted)
     out: Contributions = {}
     for ward_id, delta in wanted.items():
         for unit_id in _chain(paths[ward_id], None):
             add_into(out, (unit_id, None), {"open_conflicts": delta})
     apply(out)
+
+
+def move_counters(unit_id: int, old_ancestors: Iterable[int], new_ancestors: Iterable[int]) -> None:
+    """A unit (a ward or above) moved with everything below it: what its counters hold,
+    which is everything its households add, leaves the ancestors it left and reaches those
+    it joined, in the moving transaction. Its own rows and those of the ancestors it keeps
+    (the province of a ward moved to another of its districts) do not change."""
+    old, new = set(old_ancestors), set(new_ancestors)
+    leaving, joining = sorted(old - new), sorted(new - old)
+    if not leaving and not joining:
+        return
+    dated_rows, undated_rows = _sources(_dialect())  # on PostgreSQL, with its deltas
+    held: Contributions = {}
+    dated = (
+        select(dated_rows.c.day, *(func.sum(dated_rows.c[n]) for n in DAY_FIGURES))
+        .where(dated_rows.c.unit_id == unit_id)
+        .group_by(dated_rows.c.day)
+    )
+    for day, *values in db.session.execute(dated):
+        add_into(held, day, {n: int(v) for n, v in zip(DAY_FIGURES, values, strict=True) if v})
+    undated = select(*(func.sum(undated_rows.c[n]) for n in TOTAL_FIGURES)).where(
+        undated_rows.c.unit_id == unit_id
+    )
+    totals = db.session.execute(undated).one()
+    add_into(held, None, {n: int(v) for n, v in zip(TOTAL_FIGURES, totals, strict=True) if v})
+    changes: Contributions = {}
+    for day, deltas in held.items():
+        for ancestor in leaving:
+            add_into(changes, (ancestor, day), deltas, -1)
+        for ancestor in joining:
+            add_into(changes, (ancestor, day), deltas)
+    apply({key: deltas for key, deltas in changes.items() if deltas})
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -282,11 +320,38 @@ def _upsert(dialect: str, table: Table, keys: tuple[str, ...], names: tuple[str,
 
 
 # The first key of the two-key advisory locks that say who folds a unit's deltas ("FOLD"):
-# no other lock of the application uses two keys, so a unit's id can be the second.
+# the only other two-key lock of the application is the tree's (below), so a unit's id can
+# be the second.
 _FOLD_LOCKS = 0x464F4C44
+# The tree's lock ("TREE", 0): a write holds it shared from before it reads the ward paths
+# its counters follow to its commit, and a units import takes it alone to move a unit
+# (``lock_tree``), so no write adds along a path that a move changes under it.
+_TREE_LOCK = {"kind": 0x54524545, "key": 0}
 _SHARED_LEVELS = tuple(
     level for level, depth in LEVEL_DEPTH_ORDER.items() if depth > LEVEL_DEPTH_ORDER["ward"]
 )
+
+
+def hold_tree() -> None:
+    """PostgreSQL: hold the tree's lock shared until the transaction ends (writes hold it
+    together and never wait for each other on it; a move waits for them, and they for a
+    move). Call before reading the ward paths that a write's counters follow. SQLite runs
+    one writer at a time: nothing to do."""
+    if _dialect() != "postgresql":
+        return
+    session = db.session()
+    current = session.get_transaction()
+    if current is not None and session.info.get("tree_held_by") is current:
+        return  # held since earlier in this transaction: no second round trip
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:kind, :key)"), _TREE_LOCK)
+    session.info["tree_held_by"] = session.get_transaction()
+
+
+def lock_tree() -> None:
+    """PostgreSQL: take the tree's lock alone until the transaction ends, once every write
+    that read paths before has committed (``move_counters`` then reads what they added)."""
+    if _dialect() == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), _TREE_LOCK)
 
 
 def _claim_shared(unit_ids: Iterable[int]) -> tuple[set[int], set[int]]:

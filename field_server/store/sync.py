@@ -260,6 +260,8 @@ def load_push_context(
     raws: list[dict[str, Any]],
     scope_paths: tuple[str, ...],
 ) -> PushContext:
+    # The ward paths read below are those the push's counters follow (figures.measure).
+    figures.hold_tree()
     first = raws[0].get("mutation_id", 0) if raws else last_mutation_id + 1
     last = raws[-1].get("mutation_id", 0) if raws else first
     ledger: dict[int, tuple[str, dict[str, Any]]] = {}

@@ -11,7 +11,9 @@ other error, so the table is either fully updated or untouched.
 
 Paths (``/<root id>/.../<own id>/``) of new units are computed in SQL from the parent's
 path; a unit whose parent changes has its own path and its whole subtree's rewritten by one
-prefix UPDATE. ``version`` and ``updated_at`` move only for units whose stored values
+prefix UPDATE, and the figures' counters of what lies below a moved ward or larger unit
+move from its old ancestors to its new ones (store/figures.py ``move_counters``).
+``version`` and ``updated_at`` move only for units whose stored values
 change, so importing the same file twice changes nothing the second time. Last, the
 effective adult populations the figures read (store/figures.py) are recomputed for the new
 and changed units and every unit above them, old and new.
@@ -147,6 +149,7 @@ def write_plan(plan: ImportPlan, stored: dict[UnitKey, StoredUnit], now: datetim
                 left |= _move_subtree(
                     ids[unit.key],
                     ids[(unit.scheme, unit.parent_code)] if unit.parent_code else None,
+                    moves_counters=unit.level != "group",
                 )
     touched_ids = [ids[key] for key in touched]
     # The figures read each unit's effective adult population from its row: make the
@@ -194,10 +197,17 @@ def _update_changed(units: list[PlannedUnit], ids: dict[UnitKey, int], now: date
     )
 
 
-def _move_subtree(unit_id: int, parent_id: int | None) -> set[int]:
+def _move_subtree(unit_id: int, parent_id: int | None, *, moves_counters: bool) -> set[int]:
     """Rewrite the path prefix of a moved unit and of everything below it; the ids of the
     ancestors it left. Moves are rare (a re-drawn boundary), so reading the two current
-    paths first costs nothing."""
+    paths first costs nothing.
+
+    ``moves_counters``: the figures' counters of what lies below the unit leave its old
+    ancestors for its new ones (figures.move_counters). True for a ward and above: a
+    household counts in the units on its ward's path. A group's households keep their
+    ward (a household's ward is its own column), so a moved group moves no counter."""
+    if moves_counters:
+        figures.lock_tree()  # every write that read the old paths has committed
     old_path = db.session.execute(select(Unit.path).where(Unit.id == unit_id)).scalar_one()
     left = {int(part) for part in old_path.strip("/").split("/")[:-1]}
     parent_path = "/"
@@ -206,6 +216,9 @@ def _move_subtree(unit_id: int, parent_id: int | None) -> set[int]:
     new_path = f"{parent_path}{unit_id}/"
     if new_path == old_path:
         return left
+    if moves_counters:
+        joined = {int(part) for part in parent_path.strip("/").split("/") if part}
+        figures.move_counters(unit_id, left, joined)
     db.session.execute(
         update(Unit)
         .where(Unit.path.startswith(old_path))

@@ -19,6 +19,7 @@ from domain.stats import (
 )
 from field_server.extensions import db
 from field_server.models import AuditEntry, Unit
+from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, Tablet
 
 HEADER = "scheme,code,name,level,parent_code,adult_population,target_rate"
 TREE = [
@@ -160,3 +161,95 @@ def test_population_arithmetic():
         "visits": 4,
         "installed": 2,
     }
+
+
+# --- moves: what lies below a moved unit is counted under its new ancestors -----------------
+
+
+def figures_of(client: Any, headers: dict[str, str], *codes: str) -> dict[str, tuple[int, int]]:
+    """(visits, households) of each unit, as /stats answers them."""
+    out = {}
+    for code in codes:
+        response = client.get(f"/api/v1/stats?unit=gso-2020:{code}&to=2020-08-31", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        totals = response.get_json()["totals"]
+        out[code] = (totals["visits"], totals["households"])
+    return out
+
+
+def visited(client: Any, world: Any, username: str, ward: str, households: int) -> None:
+    tablet = Tablet(world, client, username)
+    batch = []
+    for n in range(households):
+        household = tablet.household(ward=ward, address=f"Số {n + 1}, ngõ 7")
+        batch += [
+            household,
+            tablet.visit(household["id"], visited_at="2020-08-15T09:31:00+07:00"),
+            tablet.visit(household["id"], visited_at="2020-08-16T15:02:00+07:00"),
+        ]
+    assert {r["status"] for r in tablet.push(batch)["results"]} == {"applied"}
+
+
+def test_a_moved_ward_takes_its_figures_to_its_new_district(app, client, runner, tmp_path, world):
+    admin = world.headers(client, "admin")
+    visited(client, world, "cv.vg.001", WARD_A, 1)
+    visited(client, world, "cv.xq.001", WARD_B, 2)  # 12022, in Văn Giang (326)
+    load(runner, tmp_path, TREE)
+    before = figures_of(client, admin, "326", "327", "33", "12022")
+    assert before == {"326": (6, 3), "327": (0, 0), "33": (6, 3), "12022": (4, 2)}
+
+    moved = [line.replace("ward,326,7400", "ward,327,7400") for line in TREE]
+    load(runner, tmp_path, moved)  # Xuân Quan to Yên Mỹ (327), in the same province
+    assert figures_of(client, admin, "326", "327", "33", "12022") == {
+        "326": (2, 1),
+        "327": (4, 2),
+        "33": (6, 3),
+        "12022": (4, 2),
+    }
+    assert verify(runner).exit_code == 0
+
+    load(runner, tmp_path, TREE)  # and back
+    assert figures_of(client, admin, "326", "327", "33", "12022") == before
+    assert verify(runner).exit_code == 0
+
+
+def test_a_moved_district_takes_its_figures_to_its_new_province(
+    app, client, runner, tmp_path, world
+):
+    admin = world.headers(client, "admin")
+    visited(client, world, "cv.xq.001", WARD_B, 1)
+    visited(client, world, "cv.vg.001", WARD_A, 1)
+    province = "gso-2020,34,Tỉnh Thái Bình,province,,,"
+    load(runner, tmp_path, [province, *TREE])
+    moved = [
+        line.replace("district,33,", "district,34,") if ",326," in line else line for line in TREE
+    ]
+    load(runner, tmp_path, [province, *moved])
+    assert figures_of(client, admin, "33", "34", "326") == {
+        "33": (0, 0),
+        "34": (4, 2),
+        "326": (4, 2),
+    }
+    country = client.get("/api/v1/stats?unit=gso-2020:*&to=2020-08-31", headers=admin).get_json()
+    assert country["totals"]["visits"] == 4
+    assert sum(day["visits"] for day in country["daily"]) == 4
+    assert verify(runner).exit_code == 0
+
+
+def test_a_moved_group_leaves_its_households_in_their_ward(app, client, runner, tmp_path, world):
+    # A household's ward is its own column, and it counts in that ward's units: moving its
+    # group to another ward moves no figure (what a recount from the visits says too).
+    admin = world.headers(client, "admin")
+    tablet = Tablet(world, client, "cv.vg.001")
+    household = tablet.household(ward=WARD_A, group=GROUP_A1)
+    assert tablet.push([household, tablet.visit(household["id"])])["results"][0]["status"] == (
+        "applied"
+    )
+    moved = [line.replace("group,12019,", "group,12022,") for line in TREE]
+    load(runner, tmp_path, moved)
+    assert figures_of(client, admin, "12019", "12022", "12019-01") == {
+        "12019": (1, 1),
+        "12022": (0, 0),
+        "12019-01": (1, 1),
+    }
+    assert verify(runner).exit_code == 0

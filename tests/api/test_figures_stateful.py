@@ -3,14 +3,17 @@
 Tablets in two wards push households and visits (dated over several days, with and
 without counts, some outcomes mismatching their counts), edit and void their own visits;
 supervisors review (approve, reject, flag, reset; single and bulk) and correct visits, and
-merge duplicate households. After every step the counters the server keeps equal a full
+merge duplicate households; the operator moves one ward to the other district and back
+(`units import`). After every step the counters the server keeps equal a full
 recount from the visits (`stats verify`), and /stats for every unit, as of two different
 days, equals the figures recomputed the slow obvious way (tests/figures_oracle.py).
 """
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -32,7 +35,7 @@ from tests.api.sync_helpers import GROUP_A1, WARD_A, WARD_B, Tablet
 from tests.conftest import build_world, empty_all_tables
 from tests.figures_oracle import assert_totals_match, expected_totals
 
-UNITS = [WARD_A, WARD_B, GROUP_A1, "gso-2020:326", "gso-2020:33"]
+UNITS = [WARD_A, WARD_B, GROUP_A1, "gso-2020:326", "gso-2020:323", "gso-2020:33"]
 SUPERVISORS = {WARD_A: "sv.vangiang", WARD_B: "sv.xuanquan"}
 OUTCOMES = ["installed", "partial", "refused", "not_home", "already_installed"]
 DAYS = ["2020-08-14", "2020-08-15", "2020-08-16"]
@@ -209,6 +212,19 @@ class FiguresMachine(RuleBasedStateMachine):
         )
         assert response.status_code == 200, response.get_json()
         self.merged.add(first)
+
+    # --- the operator ----------------------------------------------------------------------
+
+    @rule(district=st.sampled_from(["326", "323"]))
+    def operator_moves_ward_b(self, district: str) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "units.csv"
+            path.write_text(
+                "scheme,code,name,level,parent_code,adult_population,target_rate\n"
+                f"gso-2020,12022,Xã Xuân Quan,ward,{district},7000,0.6\n"
+            )
+            result = self.app.test_cli_runner().invoke(args=["units", "import", str(path)])
+        assert result.exit_code == 0, result.output
 
     # --- what must hold ------------------------------------------------------------------
 

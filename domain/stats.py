@@ -20,7 +20,6 @@ after and writes the difference, so the counters always equal a full recomputati
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -234,8 +233,16 @@ def gap_to_target(
     0.6 x 9200 at 5520 exactly (binary floats make it 5520.000000000001)."""
     if target_rate is None or adult_population is None:
         return None
-    target = math.ceil(Decimal(str(target_rate)) * adult_population)
+    numerator, denominator = _decimal_ratio(target_rate)
+    target = -(-numerator * adult_population // denominator)  # the ceiling, in integers
     return max(0, target - installed)
+
+
+@functools.lru_cache(maxsize=256)
+def _decimal_ratio(target_rate: float) -> tuple[int, int]:
+    """The rate as written (0.6 is 3/5, not the binary float's ratio), as integers: a
+    country's answer computes 64 gaps, and a Decimal each cost more than the rest of them."""
+    return Decimal(str(target_rate)).as_integer_ratio()
 
 
 def competition_ranks(values: Mapping[Any, float | None]) -> dict[Any, int]:
@@ -279,8 +286,8 @@ def totals(
         "gap_to_target": gap_to_target(target_rate, adult_population, installed),
         "priority_subjects": state.get("priority_subjects", 0),
         "priority_installed": state.get("priority_installed", 0),
-        "by_outcome": {outcome: flow.get(f"outcome_{outcome}", 0) for outcome in OUTCOMES},
-        "review": {status: flow.get(f"review_{status}", 0) for status in REVIEW_STATES},
+        "by_outcome": {outcome: flow.get(key, 0) for outcome, key in _OUTCOME_KEYS.items()},
+        "review": {status: flow.get(key, 0) for status, key in _REVIEW_KEYS.items()},
         "open_conflicts": undated.get("open_conflicts", 0),
     }
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.stats import (
     MAX_DAILY_DAYS,
@@ -222,6 +226,18 @@ def test_competition_ranks(values, ranks):
 )
 def test_gap_to_target(target, population, installed, gap):
     assert gap_to_target(target, population, installed) == gap
+
+
+@given(
+    target=st.floats(min_value=0, max_value=1),
+    population=st.integers(min_value=0, max_value=10**9),
+    installed=st.integers(min_value=0, max_value=10**9),
+)
+def test_gap_to_target_is_the_ceiling_of_the_rate_as_written(target, population, installed):
+    # The rate as its decimal text says (0.6, not the binary float just above it), times
+    # the population, rounded up: Decimal does it slowly and exactly.
+    expected = max(0, math.ceil(Decimal(str(target)) * population) - installed)
+    assert gap_to_target(target, population, installed) == expected
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ time: nothing to cross there.)
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from field_server.extensions import db
 from tests.api.sync_helpers import WARD_B, Tablet
+from tests.db.waiting import WAIT, wait_until
 
 pytestmark = pytest.mark.backends("postgresql")
 
@@ -27,15 +27,6 @@ ADVISORY_WAITS = text(
     "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid "
     "WHERE NOT l.granted AND l.locktype = 'advisory' AND a.datname = current_database()"
 )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def advisory_wait_seen(app: Any) -> bool:
@@ -60,7 +51,7 @@ class Holder:
         if threading.get_ident() in self.threads:
             self.threads.discard(threading.get_ident())
             self.arrived.set()
-            assert self.released.wait(30)
+            assert self.released.wait(WAIT)
 
     def release(self) -> None:
         self.released.set()
@@ -120,12 +111,12 @@ def test_a_move_waits_for_a_push_that_read_the_old_paths(app, world, backend, tm
     moves: list[Any] = []
     with held_at_commit() as holder:
         pushing = run(push, holder, answers)
-        assert holder.arrived.wait(30)  # counted along Văn Giang (326), not committed
+        assert holder.arrived.wait(WAIT)  # counted along Văn Giang (326), not committed
         moving = run(lambda: move_ward_b(app, tmp_path, "323"), None, moves)
-        assert wait_until(lambda: advisory_wait_seen(app)), "the move did not wait"
+        wait_until(lambda: advisory_wait_seen(app), "the move waiting for the push")
         holder.release()
-        pushing.join(30)
-        moving.join(30)
+        pushing.join(WAIT)
+        moving.join(WAIT)
     assert [r["status"] for r in answers[0]["results"]] == ["applied", "applied"]
     assert moves[0].exit_code == 0, moves[0].output
     assert (visits_of(app, world, "326"), visits_of(app, world, "323")) == (0, 1)
@@ -139,12 +130,12 @@ def test_a_push_during_a_move_waits_for_it(app, world, backend, tmp_path):
     moves: list[Any] = []
     with held_at_commit() as holder:
         moving = run(lambda: move_ward_b(app, tmp_path, "323"), holder, moves)
-        assert holder.arrived.wait(30)  # moved, not committed
+        assert holder.arrived.wait(WAIT)  # moved, not committed
         pushing = run(push, None, answers)
-        assert wait_until(lambda: advisory_wait_seen(app)), "the push did not wait"
+        wait_until(lambda: advisory_wait_seen(app), "the push waiting for the move")
         holder.release()
-        moving.join(30)
-        pushing.join(30)
+        moving.join(WAIT)
+        pushing.join(WAIT)
     assert moves[0].exit_code == 0, moves[0].output
     assert [r["status"] for r in answers[0]["results"]] == ["applied", "applied"]
     assert (visits_of(app, world, "326"), visits_of(app, world, "323")) == (0, 1)

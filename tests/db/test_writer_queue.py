@@ -10,15 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from tests.db.conftest import admin_headers, migrated_sqlite_app
-
-WAIT = 20  # seconds: a bound for conditions, never a pause
+from tests.db.waiting import WAIT, wait_until
 
 
 def queue_file(tmp_path: Path) -> Path:
@@ -37,14 +35,6 @@ def flocks_on(path: Path) -> tuple[int, int]:
             else:
                 held += 1
     return held, waiting
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        time.sleep(0.005)
 
 
 def queue_is_free(tmp_path: Path) -> bool:

@@ -278,26 +278,24 @@ def move_counters(unit_id: int, old_ancestors: Iterable[int], new_ancestors: Ite
     if not leaving and not joining:
         return
     dated_rows, undated_rows = _sources(_dialect())  # on PostgreSQL, with its deltas
-    held: Contributions = {}
     dated = (
         select(dated_rows.c.day, *(func.sum(dated_rows.c[n]) for n in DAY_FIGURES))
         .where(dated_rows.c.unit_id == unit_id)
         .group_by(dated_rows.c.day)
     )
-    for day, *values in db.session.execute(dated):
-        add_into(held, day, {n: int(v) for n, v in zip(DAY_FIGURES, values, strict=True) if v})
-    undated = select(*(func.sum(undated_rows.c[n]) for n in TOTAL_FIGURES)).where(
-        undated_rows.c.unit_id == unit_id
-    )
-    totals = db.session.execute(undated).one()
-    add_into(held, None, {n: int(v) for n, v in zip(TOTAL_FIGURES, totals, strict=True) if v})
+    undated = _undated_sums(undated_rows, undated_rows.c.unit_id == unit_id)
+    read = [(day, DAY_FIGURES, values) for day, *values in db.session.execute(dated)]
+    read += [(None, TOTAL_FIGURES, values) for _, _, *values in db.session.execute(undated)]
+    held: Contributions = {}
+    for day, names, values in read:
+        add_into(held, day, {n: int(v) for n, v in zip(names, values, strict=True) if v})
     changes: Contributions = {}
     for day, deltas in held.items():
         for ancestor in leaving:
             add_into(changes, (ancestor, day), deltas, -1)
         for ancestor in joining:
             add_into(changes, (ancestor, day), deltas)
-    apply({key: deltas for key, deltas in changes.items() if deltas})
+    apply(changes)  # add_into left out every key whose deltas came to nothing
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -427,13 +425,11 @@ def _add_in_place(changes: Contributions) -> None:
         db.session.execute(_undated_upsert(_dialect()), rows)
 
 
-def _undated_sums(rows: Any, where: Any) -> Any:
+def _undated_sums(rows: Any, where: Any, names: Sequence[str] = TOTAL_FIGURES) -> Any:
     """Per unit among ``rows`` (undated rows, or undated deltas), the latest last day and
-    the sum of every figure an undated row holds."""
+    the sum of each of ``names`` (by default every figure an undated row holds)."""
     return (
-        select(
-            rows.c.unit_id, func.max(rows.c.last_day), *(func.sum(rows.c[n]) for n in TOTAL_FIGURES)
-        )
+        select(rows.c.unit_id, func.max(rows.c.last_day), *(func.sum(rows.c[n]) for n in names))
         .where(where)
         .group_by(rows.c.unit_id)
     )
@@ -795,7 +791,7 @@ def _sums_statements(dialect: str, from_start: bool) -> tuple[Any, Any]:
     """The two grouped reads of ``sums``, built once: building 23 CASE expressions per
     request cost more than running the query. ``from_start``: the flow figures run from the
     first day too (no ``start``), so they are plain sums like the state figures."""
-    dated_rows, undated_rows = _sources(dialect)
+    dated_rows = _sources(dialect)[0]
     in_range = dated_rows.c.day >= bindparam("start")
     columns = [func.sum(dated_rows.c[n]).label(n) for n in STATE_FIGURES]
     columns += [
@@ -810,18 +806,19 @@ def _sums_statements(dialect: str, from_start: bool) -> tuple[Any, Any]:
         .where(dated_rows.c.unit_id.in_(ids), dated_rows.c.day <= bindparam("end"))
         .group_by(dated_rows.c.unit_id)
     )
-    return dated, _undated_read(dialect, undated_rows, ids)
+    return dated, _undated_read(dialect, ids)
 
 
-def _undated_read(dialect: str, undated_rows: Any, ids: Any) -> Any:
-    """Per unit among ``ids``: its latest last day and every figure of its undated row. On
+def _undated_read(dialect: str, ids: Any, names: Sequence[str] = TOTAL_FIGURES) -> Any:
+    """Per unit among ``ids``: its latest last day and ``names`` of its undated row. On
     PostgreSQL, summed with its deltas not folded yet; elsewhere the unit's one row (its
     primary key) read as it is, which costs half as much as grouping it (a country reads 63)."""
     if dialect == "postgresql":
-        return _undated_sums(undated_rows, undated_rows.c.unit_id.in_(ids))
-    return select(
-        UNDATED.c.unit_id, UNDATED.c.last_day, *(UNDATED.c[n] for n in TOTAL_FIGURES)
-    ).where(UNDATED.c.unit_id.in_(ids))
+        undated_rows = _sources(dialect)[1]
+        return _undated_sums(undated_rows, undated_rows.c.unit_id.in_(ids), names)
+    return select(UNDATED.c.unit_id, UNDATED.c.last_day, *(UNDATED.c[n] for n in names)).where(
+        UNDATED.c.unit_id.in_(ids)
+    )
 
 
 def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, UnitSums]:
@@ -862,22 +859,9 @@ def sums(unit_ids: Iterable[int], start: date | None, end: date) -> dict[int, Un
 
 @lru_cache(maxsize=2)
 def _installed_statements(dialect: str) -> tuple[Any, Any]:
-    dated_rows, undated_rows = _sources(dialect)
+    dated_rows = _sources(dialect)[0]
     ids: Any = bindparam("ids", expanding=True)
-    if dialect == "postgresql":  # the rows and their deltas not folded yet, summed
-        undated = (
-            select(
-                undated_rows.c.unit_id,
-                func.max(undated_rows.c.last_day),
-                func.sum(undated_rows.c.installed),
-            )
-            .where(undated_rows.c.unit_id.in_(ids))
-            .group_by(undated_rows.c.unit_id)
-        )
-    else:  # each unit's one row, as it is (as in _undated_read)
-        undated = select(UNDATED.c.unit_id, UNDATED.c.last_day, UNDATED.c.installed).where(
-            UNDATED.c.unit_id.in_(ids)
-        )
+    undated = _undated_read(dialect, ids, ("installed",))
     dated = (
         select(dated_rows.c.unit_id, func.sum(dated_rows.c.installed))
         .where(dated_rows.c.unit_id.in_(ids), dated_rows.c.day <= bindparam("end"))

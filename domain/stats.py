@@ -46,6 +46,12 @@ FLOW_FIGURES = (
 )
 DAY_FIGURES = STATE_FIGURES + FLOW_FIGURES
 UNDATED_FIGURES = ("households", "open_conflicts")
+# A unit's figures as read back, in this order: the undated ones, then the state ones (as of
+# a day), then the flow ones (within a range). A tuple, not a mapping by name: the national
+# view reads 63 provinces' and a dictionary each cost more than the rest of their totals.
+TOTAL_FIGURES = UNDATED_FIGURES + DAY_FIGURES
+Figures = tuple[int, ...]
+NO_FIGURES: Figures = (0,) * len(TOTAL_FIGURES)
 RATE_DECIMALS = 6
 MAX_DAILY_DAYS = 1000  # the longest daily series one /stats answer holds
 
@@ -258,37 +264,55 @@ def competition_ranks(values: Mapping[Any, float | None]) -> dict[Any, int]:
     }
 
 
+_AT = {name: index for index, name in enumerate(TOTAL_FIGURES)}
+_OUTCOMES_AT = slice(_AT[f"outcome_{OUTCOMES[0]}"], _AT[f"outcome_{OUTCOMES[-1]}"] + 1)
+_REVIEWS_AT = slice(_AT[f"review_{REVIEW_STATES[0]}"], _AT[f"review_{REVIEW_STATES[-1]}"] + 1)
+
+
+def figure(values: Figures, name: str) -> int:
+    """One figure of a unit's ``Figures`` by its name."""
+    return values[_AT[name]]
+
+
 def totals(
+    values: Figures,
     *,
-    state: Mapping[str, int],
-    flow: Mapping[str, int],
-    undated: Mapping[str, int],
     adult_population: int | None,
     target_rate: float | None,
 ) -> dict[str, Any]:
-    """The `totals` object of docs/figures.md from summed counters."""
-    installed = state.get("installed", 0)
-    adults = state.get("adults_counted", 0)
-    smartphones = state.get("smartphones", 0)
+    """The `totals` object of docs/figures.md from a unit's summed counters (``values``, in
+    TOTAL_FIGURES order)."""
+    (
+        households,
+        open_conflicts,
+        households_visited,
+        adults,
+        smartphones,
+        installed,
+        installed_during_campaign,
+        priority_subjects,
+        priority_installed,
+        visits,
+    ) = values[:10]
     return {
-        "households": undated.get("households", 0),
-        "households_visited": state.get("households_visited", 0),
-        "visits": flow.get("visits", 0),
+        "households": households,
+        "households_visited": households_visited,
+        "visits": visits,
         "adults_counted": adults,
         "smartphones": smartphones,
         "installed": installed,
-        "installed_during_campaign": state.get("installed_during_campaign", 0),
+        "installed_during_campaign": installed_during_campaign,
         "adult_population": adult_population,
         "target_rate": target_rate,
         "coverage": rate(installed, adult_population),
         "coverage_of_counted": rate(installed, adults),
         "coverage_of_smartphones": rate(installed, smartphones),
         "gap_to_target": gap_to_target(target_rate, adult_population, installed),
-        "priority_subjects": state.get("priority_subjects", 0),
-        "priority_installed": state.get("priority_installed", 0),
-        "by_outcome": {outcome: flow.get(key, 0) for outcome, key in _OUTCOME_KEYS.items()},
-        "review": {status: flow.get(key, 0) for status, key in _REVIEW_KEYS.items()},
-        "open_conflicts": undated.get("open_conflicts", 0),
+        "priority_subjects": priority_subjects,
+        "priority_installed": priority_installed,
+        "by_outcome": dict(zip(OUTCOMES, values[_OUTCOMES_AT], strict=True)),
+        "review": dict(zip(REVIEW_STATES, values[_REVIEWS_AT], strict=True)),
+        "open_conflicts": open_conflicts,
     }
 
 
@@ -355,9 +379,15 @@ def population_differences(
 def effective_target_rate(node: UnitNode, campaign_rate: float) -> float | None:
     """A ward's own target rate (None when unknown); above and below ward level its own
     when set, else the campaign's."""
-    if node.level == "ward":
-        return node.target_rate
-    return node.target_rate if node.target_rate is not None else campaign_rate
+    return target_rate_of(node.level, node.target_rate, campaign_rate)
+
+
+def target_rate_of(level: str, own: float | None, campaign_rate: float) -> float | None:
+    """``effective_target_rate`` of a unit's level and own rate (a country's answer ranks
+    63 provinces: no node built for each)."""
+    if level == "ward" or own is not None:
+        return own
+    return campaign_rate
 
 
 def summed_counters(rows: Iterable[Mapping[str, int]]) -> Deltas:
@@ -419,7 +449,7 @@ def daily_series(
 class CounterDifference:
     """A stored counter that is not what a recount from the visits gives."""
 
-    unit_id: int
+    unit_id: int | str  # a unit's id; a scheme for its country's day rows
     day: str | None  # None: the undated row
     figure: str
     stored: int
@@ -427,10 +457,11 @@ class CounterDifference:
 
 
 def counter_differences(
-    expected: Mapping[tuple[int, str | None], Mapping[str, int]],
-    stored: Mapping[tuple[int, str | None], Mapping[str, int]],
+    expected: Mapping[tuple[Any, str | None], Mapping[str, int]],
+    stored: Mapping[tuple[Any, str | None], Mapping[str, int]],
 ) -> list[CounterDifference]:
-    """Every counter that differs, by unit, day (undated first) and figure."""
+    """Every counter that differs, by unit (or scheme, for a country's day rows), day
+    (undated first) and figure."""
     out = []
     for key in sorted(set(expected) | set(stored), key=lambda k: (k[0], k[1] or "")):
         want, have = expected.get(key, {}), stored.get(key, {})

@@ -555,3 +555,22 @@ class UnitFigures(Model):
     review_approved: Mapped[int] = _all_days_total()
     review_rejected: Mapped[int] = _all_days_total()
     review_flagged: Mapped[int] = _all_days_total()
+
+
+class CountryDayFigures(Model):
+    """The whole country's daily series (a scheme's): per local day, what the visits dated
+    that day added to its top units' ``visits``, ``installed_during`` and ``installed``, kept
+    by every write with the units' rows (store/figures.py), so that the country's daily
+    series reads a row per day instead of one per province and day. ``part`` 0 is the row
+    itself; on PostgreSQL a write that finds another folding the scheme's rows appends its
+    deltas as a part of its own (its transaction id) for the next writer to fold, so writers
+    anywhere in the country never wait on the row of today. Reads sum the parts."""
+
+    __tablename__ = "country_day_figures"
+
+    scheme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    part: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_during: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from domain.stats import (
@@ -28,7 +28,6 @@ from domain.stats import (
     daily_series,
     first_series_day,
     rate,
-    summed_counters,
     summed_population,
     totals,
 )
@@ -52,20 +51,20 @@ COUNTRY_LEVEL = "country"
 COUNTRY_NAME = "Cả nước"
 
 
-@dataclass(frozen=True)
-class UnitHead:
+# Tuples, not frozen dataclasses: a country's answer makes two for each of its 63
+# provinces, and a frozen dataclass costs three times as much to make.
+class UnitHead(NamedTuple):
     scheme: str
     code: str
     name: str
     level: str
 
     @classmethod
-    def of(cls, unit: Unit) -> UnitHead:
+    def of(cls, unit: Unit | figures.ShownUnit) -> UnitHead:
         return cls(unit.scheme, unit.code, unit.name, unit.level)
 
 
-@dataclass(frozen=True)
-class ChildStats:
+class ChildStats(NamedTuple):
     unit: UnitHead
     totals: dict[str, Any]
     rank: int
@@ -169,19 +168,16 @@ def unit_stats(
 
 def _country_stats(scheme: str, start: date | None, end: date, campaign_rate: float) -> UnitStats:
     """The whole country of a scheme: its top units (provinces) ranked as its children, and
-    totals that add theirs up (every household lies under exactly one of them). The country
-    has no siblings: rank 1 of 1. A scheme without units is 404 ``not_found``."""
-    provinces = figures.top_units(scheme)
+    totals that add theirs up (every household lies under exactly one of them), and its own
+    daily series. The country has no siblings: rank 1 of 1. A scheme without units is 404
+    ``not_found``."""
+    provinces, summed, country = figures.country_sums(scheme, start, end)
     if not provinces:
         raise ApiError("not_found")
-    ids = [p.id for p in provinces]
-    summed = figures.sums(ids, start, end)
     child_totals = figures.totals_from_sums(provinces, summed, campaign_rate)
     child_ranks = competition_ranks({i: t["coverage"] for i, t in child_totals.items()})
     country_totals = totals(
-        state=summed_counters(summed[i].state for i in ids),
-        flow=summed_counters(summed[i].flow for i in ids),
-        undated=summed_counters(summed[i].undated for i in ids),
+        country,
         adult_population=summed_population(p.effective_population for p in provinces),
         target_rate=campaign_rate,
     )
@@ -194,15 +190,21 @@ def _country_stats(scheme: str, start: date | None, end: date, campaign_rate: fl
         children=[
             ChildStats(UnitHead.of(p), child_totals[p.id], child_ranks[p.id]) for p in provinces
         ],
-        daily=_daily(ids, start, end),
+        daily=_series(figures.country_daily_rows(scheme, end), start, end),
     )
 
 
 def _daily(unit_ids: list[int], start: date | None, end: date) -> list[DayFigures]:
-    """The daily series of these units (summed). Without ``start`` it begins on their first
-    day with a counter row: the first of the rows read, which are every day up to ``end``
-    (a first day after ``end`` makes it start on ``end``, as when there is none)."""
-    rows = figures.daily_rows(unit_ids, end)
+    """The daily series of these units (summed)."""
+    return _series(figures.daily_rows(unit_ids, end), start, end)
+
+
+def _series(
+    rows: list[tuple[str, int, int, int]], start: date | None, end: date
+) -> list[DayFigures]:
+    """The daily series of these rows (every day up to ``end``, by day): without ``start``
+    it begins on the first of them (a first day after ``end`` makes it start on ``end``, as
+    when there is none)."""
     first_known = rows[0][0] if rows and start is None else None
     return daily_series(rows, first_series_day(start, end, first_known), end)
 
@@ -216,7 +218,7 @@ class Verification:
     unit's scheme:code) and households whose own counters differ from their visits."""
 
     differences: list[CounterDifference]
-    names: dict[int, str]
+    names: dict[int | str, str]
     households: list[str]
     populations: list[PopulationDifference]  # stored effective adult populations
 
@@ -240,7 +242,15 @@ def verify_figures(
     result = figures.recount(root, progress=progress, timezone=settings.timezone)
     found = counter_differences(result.contributions, figures.stored(root))
     populations = figures.population_errors(root)
-    names = figures.unit_refs({d.unit_id for d in found} | {p.unit_id for p in populations})
+    named = {d.unit_id for d in found if isinstance(d.unit_id, int)}
+    refs = figures.unit_refs(named | {p.unit_id for p in populations})
+    names: dict[int | str, str] = {unit_id: ref for unit_id, ref in refs.items()}
+    if root is None:  # the country rows add up every top unit: only a whole recount has them
+        countries = counter_differences(
+            figures.country_days(result.contributions), figures.stored_country()
+        )
+        names.update({d.unit_id: f"{d.unit_id}:{COUNTRY_CODE}" for d in countries})
+        found += countries
     return Verification(found, names, result.household_counter_errors, populations)
 
 
@@ -263,12 +273,14 @@ def rebuild_figures(
     population: one write, audited (``figures.rebuild``)."""
 
     def work(write: Write) -> Rebuilt:
-        before = figures.stored()
+        before, before_country = figures.stored(), figures.stored_country()
         wrong_populations = figures.population_errors()
         result = figures.rebuild(progress=progress, timezone=settings.timezone)
         figures.refresh_all_populations()
+        country = figures.country_days(result.contributions)
         rebuilt = Rebuilt(
-            counters=len(counter_differences(result.contributions, before)),
+            counters=len(counter_differences(result.contributions, before))
+            + len(counter_differences(country, before_country)),
             households=len(result.household_counter_errors),
             populations=len(wrong_populations),
         )

@@ -6,7 +6,8 @@ supervisors review (approve, reject, flag, reset; single and bulk) and correct v
 merge duplicate households; the operator moves one ward to the other district and back
 (`units import`). After every step the counters the server keeps equal a full
 recount from the visits (`stats verify`), and /stats for every unit, as of two different
-days, equals the figures recomputed the slow obvious way (tests/figures_oracle.py).
+days, equals the figures recomputed the slow obvious way (tests/figures_oracle.py); the
+country's daily series, from its own rows, is its one province's.
 """
 
 from __future__ import annotations
@@ -234,6 +235,7 @@ class FiguresMachine(RuleBasedStateMachine):
             result = figures.recount(timezone="Asia/Ho_Chi_Minh")
             assert result.household_counter_errors == []
             assert result.contributions == figures.stored()
+            assert figures.country_days(result.contributions) == figures.stored_country()
             db.session.rollback()
 
     @invariant()
@@ -251,6 +253,10 @@ class FiguresMachine(RuleBasedStateMachine):
                     want = expected_totals(unit, date.fromisoformat(to))
                     db.session.rollback()
                 assert_totals_match(response.get_json()["totals"], want)
+            # The country's own day rows give the daily series of its one province.
+            country = self.client.get(f"/api/v1/stats?unit=gso-2020:*&to={to}", headers=admin)
+            province = self.client.get(f"/api/v1/stats?unit=gso-2020:33&to={to}", headers=admin)
+            assert country.get_json()["daily"] == province.get_json()["daily"]
 
 
 def test_figures_state_machine(make_app):

@@ -9,7 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from field_server.extensions import db
 from tests.api.sync_helpers import WARD_A, WARD_B, Tablet, counts
 
 COUNTRY = "gso-2020:*"
@@ -164,3 +166,55 @@ def test_the_ready_answer_is_what_the_schema_would_dump(country, client):
             )
             assert json.loads(answered.data) == dumped
             assert list(json.loads(answered.data)) == list(dumped)
+
+
+def test_the_country_daily_series_adds_up_every_province_and_verify_checks_it(
+    country, client, runner
+):
+    """The country keeps its own row per day: its series is every province's added up, day
+    by day, and `stats verify` / `stats rebuild` check and repair those rows too."""
+    assigned = runner.invoke(args=["users", "assign", "cv.xq.001", "--unit", "gso-2020:00001"])
+    assert assigned.exit_code == 0, assigned.output
+    tablet = Tablet(country, client, "cv.xq.001")
+    h4 = tablet.household(ward="gso-2020:00001", address="Số 7, ngõ 8")
+    v4 = tablet.visit(h4["id"], visited_at="2020-08-16T11:00:00+07:00")  # Hưng Yên's day too
+    h5 = tablet.household(ward="gso-2020:00001", address="Số 9, ngõ 8")
+    v5 = tablet.visit(h5["id"], visited_at="2020-08-18T11:00:00+07:00")  # only Hà Nội's
+    tablet.push([h4, v4, h5, v5])
+    admin = country.headers(client, "admin")
+
+    def by_day(daily: list[dict]) -> dict[str, tuple[int, int, int]]:
+        return {
+            d["date"]: (d["visits"], d["installed_during"], d["cumulative_installed"])
+            for d in daily
+        }
+
+    body = get_stats(client, admin, COUNTRY, to=TO)
+    provinces = [
+        by_day(get_stats(client, admin, f"gso-2020:{code}", to=TO)["daily"])
+        for code in ("33", "01", "02")
+    ]
+    days = by_day(body["daily"])
+    assert list(days)[:4] == ["2020-08-15", "2020-08-16", "2020-08-17", "2020-08-18"]
+    for day, (visits, during, cumulative) in days.items():
+        assert visits == sum(p[day][0] for p in provinces if day in p), day
+        assert during == sum(p[day][1] for p in provinces if day in p), day
+        # A province's series starts at its own first day: nothing installed before it.
+        assert cumulative == sum(p[day][2] for p in provinces if day in p), day
+    assert days["2020-08-16"][0] == 3 and days["2020-08-18"][0] == 1
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0
+
+    with country.app.app_context():
+        db.session.execute(
+            text("UPDATE country_day_figures SET visits = visits + 5 WHERE day = '2020-08-16'")
+        )
+        db.session.commit()
+    assert by_day(get_stats(client, admin, COUNTRY, to=TO)["daily"])["2020-08-16"][0] == 8
+    verified = runner.invoke(args=["stats", "verify"])
+    assert verified.exit_code == 1
+    assert "gso-2020:* 2020-08-16: visits is 8, the visits give 3" in verified.output
+    rebuilt = runner.invoke(args=["stats", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "1 counter(s)" in rebuilt.output
+    assert runner.invoke(args=["stats", "verify"]).exit_code == 0
+    assert by_day(get_stats(client, admin, COUNTRY, to=TO)["daily"]) == days

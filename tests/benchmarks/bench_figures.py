@@ -294,6 +294,7 @@ def copy_visits(database_url: str, copies: int) -> None:
             ("unit_day_figures", DAY_FIGURES),
             ("unit_figures", counted),
             ("figure_deltas", counted),
+            ("country_day_figures", ("visits", "installed_during", "installed")),
         ):
             assignments = ", ".join(f"{n} = {n} * :factor" for n in names)
             conn.execute(text(f"UPDATE {table} SET {assignments}"), factor)

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
+from domain.stats import figure
 from field_server.extensions import db
 from field_server.models import Unit
 from field_server.store import figures
@@ -33,7 +34,7 @@ def read_back(app, unit_ids: list[int]) -> tuple:
     with app.app_context():
         summed = figures.sums(unit_ids, None, END)
         return (
-            {i: (s.state, s.flow, s.undated) for i, s in summed.items()},
+            summed,
             figures.installed_as_of(unit_ids, END),
             figures.daily_rows(unit_ids, END),
         )
@@ -44,8 +45,8 @@ def added(before: tuple, after: tuple, unit_ids: list[int]) -> dict[int, tuple[i
     visited (a state figure) and households (an undated one)."""
 
     def figures_of(read: tuple, i: int) -> tuple[int, ...]:
-        state, flow, undated = read[0][i]
-        return flow["visits"], state["households_visited"], undated["households"]
+        got = read[0][i]
+        return tuple(figure(got, name) for name in ("visits", "households_visited", "households"))
 
     return {
         i: tuple(a - b for a, b in zip(figures_of(after, i), figures_of(before, i), strict=True))
@@ -91,6 +92,14 @@ def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(
         assert deltas(app) > 0
         with_deltas = read_back(app, shared)
         assert added(before, with_deltas, shared) == {i: (4, 4, 4) for i in shared}
+        with app.app_context():  # the national view adds the province's deltas in too
+            scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
+            provinces, summed, country = figures.country_sums(scheme, None, END)
+            for province in provinces:
+                assert summed[province.id] == with_deltas[0][province.id]
+            assert figure(country, "visits") == sum(
+                figure(with_deltas[0][p.id], "visits") for p in provinces
+            )
         verified = app.test_cli_runner().invoke(args=["stats", "verify"])
         assert verified.exit_code == 0, verified.output
     finally:
@@ -102,5 +111,59 @@ def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(
     after = read_back(app, shared)
     assert added(before, after, shared) == {i: (6, 6, 6) for i in shared}
     assert after[1] != before[1] and after[2] != before[2]
+    verified = app.test_cli_runner().invoke(args=["stats", "verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+def country_parts(app) -> int:
+    with app.app_context():
+        return db.session.execute(
+            text("SELECT count(*) FROM country_day_figures WHERE part <> 0")
+        ).scalar_one()
+
+
+def test_a_writer_that_finds_the_country_taken_appends_a_part_and_the_next_one_folds(app, backend):
+    """Every writer of the country adds to today's country row: one that finds another
+    folding it appends a part of its own without waiting; the next writer folds it."""
+    world, wards = writers_in_wards(app, provinces=1, districts=1)
+    tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(3)]
+
+    def push_households(i: int, n: int) -> dict:
+        tablet = tablets[i]
+        households = [tablet.household(ward=wards[i], address=f"Số {k}, ngõ {i}") for k in range(n)]
+        return tablet.push(households + [tablet.visit(h["id"]) for h in households])
+
+    def country_visits() -> int:
+        with app.app_context():
+            scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
+            return sum(row[1] for row in figures.country_daily_rows(scheme, END))
+
+    push_households(0, 3)
+    assert country_parts(app) == 0 and country_visits() == 3
+    with app.app_context():
+        scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
+        holder = db.engine.connect()
+    holding = holder.begin()
+    holder.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:scheme))"),
+        {"kind": figures._COUNTRY_FOLD_LOCKS, "scheme": scheme},
+    )
+    answers: list[dict] = []
+    writer = threading.Thread(target=lambda: answers.append(push_households(1, 4)))
+    writer.start()
+    writer.join(60)
+    try:
+        assert answers, "the push waited for the country's fold lock"
+        assert all(r["status"] == "applied" for r in answers[0]["results"])
+        assert country_parts(app) > 0
+        assert country_visits() == 7  # the part is read at once
+        verified = app.test_cli_runner().invoke(args=["stats", "verify"])
+        assert verified.exit_code == 0, verified.output
+    finally:
+        holding.rollback()
+        holder.close()
+
+    push_households(2, 2)  # holds the lock now: folds the part
+    assert country_parts(app) == 0 and country_visits() == 9
     verified = app.test_cli_runner().invoke(args=["stats", "verify"])
     assert verified.exit_code == 0, verified.output

@@ -162,9 +162,13 @@ def test_writers_in_eight_wards_never_wait_for_each_other(app, backend, province
     assert all(r["status"] == "applied" for a in answers for r in a["results"])
     with app.app_context():
         appended = db.session.execute(text("SELECT count(*) FROM figure_deltas")).scalar_one()
+        parts = db.session.execute(
+            text("SELECT count(*) FROM country_day_figures WHERE part <> 0")
+        ).scalar_one()
     # Eight writers at their commit at once, one district's or province's fold lock: the
-    # seven others appended to it.
+    # seven others appended to it. And one country's, whichever provinces they are in.
     assert (appended > 0) == (provinces == 1)
+    assert parts > 0
     verified = app.test_cli_runner().invoke(args=["stats", "verify"])
     assert verified.exit_code == 0, verified.output
 

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.records import OUTCOMES, REVIEW_STATES
 from domain.stats import (
     MAX_DAILY_DAYS,
+    NO_FIGURES,
+    TOTAL_FIGURES,
     CounterDifference,
     DayFigures,
     UnitNode,
@@ -22,6 +25,7 @@ from domain.stats import (
     difference,
     effective_populations,
     effective_target_rate,
+    figure,
     first_series_day,
     gap_to_target,
     household_contribution,
@@ -263,8 +267,20 @@ def test_populations_sum_up_where_a_unit_has_none():
     assert effective_target_rate(nodes[3], 0.6) is None  # a ward's own, even unknown
 
 
+def test_totals_name_every_figure_from_its_place():
+    values = tuple(range(1, len(TOTAL_FIGURES) + 1))  # each figure its own value
+    got = totals(values, adult_population=None, target_rate=None)
+    for name in ("households", "households_visited", "visits", "smartphones", "installed",
+                 "installed_during_campaign", "priority_subjects", "priority_installed",
+                 "open_conflicts"):  # fmt: skip
+        assert got[name] == figure(values, name), name
+    assert got["adults_counted"] == figure(values, "adults_counted")
+    assert got["by_outcome"] == {o: figure(values, f"outcome_{o}") for o in OUTCOMES}
+    assert got["review"] == {r: figure(values, f"review_{r}") for r in REVIEW_STATES}
+
+
 def test_totals_with_nothing_counted():
-    got = totals(state={}, flow={}, undated={}, adult_population=None, target_rate=0.6)
+    got = totals(NO_FIGURES, adult_population=None, target_rate=0.6)
     assert got["coverage"] is None and got["gap_to_target"] is None
     assert got["by_outcome"]["installed"] == 0 and got["review"]["pending"] == 0
 

@@ -6,6 +6,8 @@ deltas without waiting, reads count them at once, and the next writer folds them
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -54,7 +56,9 @@ def added(before: tuple, after: tuple, unit_ids: list[int]) -> dict[int, tuple[i
     }
 
 
-def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(app, backend):
+def three_writers(app) -> Callable[[int, int], dict]:
+    """Three tablets in three wards of one district: ``push(i, n)`` pushes n households
+    with a visit each from the i-th."""
     world, wards = writers_in_wards(app, provinces=1, districts=1)
     tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(3)]
 
@@ -63,6 +67,36 @@ def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(
         households = [tablet.household(ward=wards[i], address=f"Số {k}, ngõ {i}") for k in range(n)]
         return tablet.push(households + [tablet.visit(h["id"]) for h in households])
 
+    return push_households
+
+
+@contextmanager
+def held(app, statement: str, locks: list[dict]) -> Iterator[None]:
+    """Another transaction holding these advisory locks until the block ends."""
+    with app.app_context():
+        holder = db.engine.connect()
+    holding = holder.begin()
+    try:
+        for lock in locks:
+            holder.execute(text(statement), lock)
+        yield
+    finally:
+        holding.rollback()
+        holder.close()
+
+
+def pushed_meanwhile(push_households: Callable[[int, int], dict], i: int, n: int) -> None:
+    """Push from another thread, which must not wait for the locks held."""
+    answers: list[dict] = []
+    writer = threading.Thread(target=lambda: answers.append(push_households(i, n)))
+    writer.start()
+    writer.join(60)
+    assert answers, "the push waited for a fold lock"
+    assert all(r["status"] == "applied" for r in answers[0]["results"])
+
+
+def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(app, backend):
+    push_households = three_writers(app)
     push_households(0, 3)
     assert deltas(app) == 0  # nobody else was writing: added in place
     with app.app_context():
@@ -74,21 +108,9 @@ def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(
     before = read_back(app, shared)
 
     # Another transaction holds the district's and the province's fold locks.
-    with app.app_context():
-        holder = db.engine.connect()
-    holding = holder.begin()
-    for unit_id in shared:
-        holder.execute(
-            text("SELECT pg_advisory_xact_lock(:kind, :id)"),
-            {"kind": figures._FOLD_LOCKS, "id": unit_id},
-        )
-    answers: list[dict] = []
-    writer = threading.Thread(target=lambda: answers.append(push_households(1, 4)))
-    writer.start()
-    writer.join(60)
-    try:
-        assert answers, "the push waited for the fold lock"
-        assert all(r["status"] == "applied" for r in answers[0]["results"])
+    locks = [{"kind": figures._FOLD_LOCKS, "id": unit_id} for unit_id in shared]
+    with held(app, "SELECT pg_advisory_xact_lock(:kind, :id)", locks):
+        pushed_meanwhile(push_households, 1, 4)
         assert deltas(app) > 0
         with_deltas = read_back(app, shared)
         assert added(before, with_deltas, shared) == {i: (4, 4, 4) for i in shared}
@@ -102,9 +124,6 @@ def test_a_writer_that_finds_the_fold_lock_taken_appends_and_the_next_one_folds(
             )
         verified = app.test_cli_runner().invoke(args=["stats", "verify"])
         assert verified.exit_code == 0, verified.output
-    finally:
-        holding.rollback()
-        holder.close()
 
     push_households(2, 2)  # holds the locks now: folds what was appended
     assert deltas(app) == 0
@@ -125,43 +144,23 @@ def country_parts(app) -> int:
 def test_a_writer_that_finds_the_country_taken_appends_a_part_and_the_next_one_folds(app, backend):
     """Every writer of the country adds to today's country row: one that finds another
     folding it appends a part of its own without waiting; the next writer folds it."""
-    world, wards = writers_in_wards(app, provinces=1, districts=1)
-    tablets = [Tablet(world, app.test_client(), f"cv.w{i}") for i in range(3)]
-
-    def push_households(i: int, n: int) -> dict:
-        tablet = tablets[i]
-        households = [tablet.household(ward=wards[i], address=f"Số {k}, ngõ {i}") for k in range(n)]
-        return tablet.push(households + [tablet.visit(h["id"]) for h in households])
+    push_households = three_writers(app)
+    push_households(0, 3)
+    with app.app_context():
+        scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
 
     def country_visits() -> int:
         with app.app_context():
-            scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
             return sum(row[1] for row in figures.country_daily_rows(scheme, END))
 
-    push_households(0, 3)
     assert country_parts(app) == 0 and country_visits() == 3
-    with app.app_context():
-        scheme = db.session.execute(select(Unit.scheme).limit(1)).scalar_one()
-        holder = db.engine.connect()
-    holding = holder.begin()
-    holder.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:scheme))"),
-        {"kind": figures._COUNTRY_FOLD_LOCKS, "scheme": scheme},
-    )
-    answers: list[dict] = []
-    writer = threading.Thread(target=lambda: answers.append(push_households(1, 4)))
-    writer.start()
-    writer.join(60)
-    try:
-        assert answers, "the push waited for the country's fold lock"
-        assert all(r["status"] == "applied" for r in answers[0]["results"])
+    lock = {"kind": figures._COUNTRY_FOLD_LOCKS, "scheme": scheme}
+    with held(app, "SELECT pg_advisory_xact_lock(:kind, hashtext(:scheme))", [lock]):
+        pushed_meanwhile(push_households, 1, 4)
         assert country_parts(app) > 0
         assert country_visits() == 7  # the part is read at once
         verified = app.test_cli_runner().invoke(args=["stats", "verify"])
         assert verified.exit_code == 0, verified.output
-    finally:
-        holding.rollback()
-        holder.close()
 
     push_households(2, 2)  # holds the lock now: folds the part
     assert country_parts(app) == 0 and country_visits() == 9

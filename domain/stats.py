@@ -47,8 +47,8 @@ FLOW_FIGURES = (
 DAY_FIGURES = STATE_FIGURES + FLOW_FIGURES
 UNDATED_FIGURES = ("households", "open_conflicts")
 # A unit's figures as read back, in this order: the undated ones, then the state ones (as of
-# a day), then the flow ones (within a range). A tuple, not a mapping by name: the national
-# view reads 63 provinces' and a dictionary each cost more than the rest of their totals.
+# a day), then the flow ones (within a range). A tuple, not mappings by name: the national
+# view reads 63 provinces', and three dictionaries each cost nearly what their totals do.
 TOTAL_FIGURES = UNDATED_FIGURES + DAY_FIGURES
 Figures = tuple[int, ...]
 NO_FIGURES: Figures = (0,) * len(TOTAL_FIGURES)
@@ -388,15 +388,6 @@ def target_rate_of(level: str, own: float | None, campaign_rate: float) -> float
     if level == "ward" or own is not None:
         return own
     return campaign_rate
-
-
-def summed_counters(rows: Iterable[Mapping[str, int]]) -> Deltas:
-    """Counters of several units added up (the whole country from its provinces)."""
-    out: Deltas = {}
-    for row in rows:
-        for name, value in row.items():
-            out[name] = out.get(name, 0) + value
-    return out
 
 
 # --- the daily series ----------------------------------------------------------------------

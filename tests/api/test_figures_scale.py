@@ -14,7 +14,6 @@ from domain.stats import (
     PopulationDifference,
     UnitNode,
     population_differences,
-    summed_counters,
     summed_population,
 )
 from field_server.extensions import db
@@ -157,10 +156,6 @@ def test_population_arithmetic():
     assert summed_population([None, 5, None, 7]) == 12
     assert summed_population([None, None]) is None
     assert summed_population([]) is None
-    assert summed_counters([{"visits": 1, "installed": 2}, {}, {"visits": 3}]) == {
-        "visits": 4,
-        "installed": 2,
-    }
 
 
 # --- moves: what lies below a moved unit is counted under its new ancestors -----------------

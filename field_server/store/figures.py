@@ -546,21 +546,6 @@ def country_days(changes: Contributions) -> CountryDays:
     return out
 
 
-def _country_upsert(part: str) -> Any:
-    """Add to a country row (``part``: 0, the row itself, or an SQL expression naming a part
-    of this transaction's own)."""
-    names = ", ".join(COUNTRY_FIGURES)
-    values = ", ".join(f":{n}" for n in COUNTRY_FIGURES)
-    added = ", ".join(f"{n} = country_day_figures.{n} + excluded.{n}" for n in COUNTRY_FIGURES)
-    return text(
-        f"INSERT INTO country_day_figures (scheme, day, part, {names}) "  # noqa: S608
-        f"VALUES (:scheme, :day, {part}, {values}) "
-        f"ON CONFLICT (scheme, day, part) DO UPDATE SET {added}"
-    )
-
-
-_COUNTRY_ADD = _country_upsert("0")
-_COUNTRY_APPEND = _country_upsert("txid_current()")
 # COUNTRY_FIGURES only: no input reaches this SQL.
 _COUNTRY_FOLD = text(
     "WITH moved AS (DELETE FROM country_day_figures WHERE scheme = ANY(:schemes) AND part <> 0 "  # noqa: S608
@@ -584,21 +569,23 @@ def _apply_country(days: CountryDays) -> None:
     if not days:
         return
     rows = [
-        {"scheme": scheme, "day": day, **{n: deltas.get(n, 0) for n in COUNTRY_FIGURES}}
+        {"scheme": scheme, "day": day, "part": 0, **{n: deltas.get(n, 0) for n in COUNTRY_FIGURES}}
         for (scheme, day), deltas in sorted(days.items())
     ]
+    add = _upsert(_dialect(), COUNTRY, ("scheme", "day", "part"), COUNTRY_FIGURES)
     if _dialect() != "postgresql":
-        db.session.execute(_COUNTRY_ADD, rows)
+        db.session.execute(add, rows)
         return
     schemes = sorted({scheme for scheme, _ in days})
     claimed = db.session.execute(_COUNTRY_CLAIM, {"kind": _COUNTRY_FOLD_LOCKS, "schemes": schemes})
     mine = {scheme for scheme, held in claimed if held}
     if mine:
         db.session.execute(_COUNTRY_FOLD, {"schemes": sorted(mine)})
-        db.session.execute(_COUNTRY_ADD, [row for row in rows if row["scheme"] in mine])
+        db.session.execute(add, [row for row in rows if row["scheme"] in mine])
     others = [row for row in rows if row["scheme"] not in mine]
-    if others:
-        db.session.execute(_COUNTRY_APPEND, others)
+    if others:  # a part of this transaction's own: no other writer touches it
+        part = db.session.execute(text("SELECT txid_current()")).scalar_one()
+        db.session.execute(add, [{**row, "part": part} for row in others])
 
 
 def lock_for_rebuild() -> None:

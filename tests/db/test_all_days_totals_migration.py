@@ -5,8 +5,8 @@ PostgreSQL, and keeps its undated figures; downgrading keeps the dated rows."""
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from domain.stats import DAY_FIGURES
 from tests.conftest import base_config
+from tests.db.databases import insert_day_row, insert_unit
 
 BEFORE = "c8e51a7d3f64"  # the revision before figure_deltas and the all-days totals
 # unit id, day, visits, installed
@@ -23,27 +23,9 @@ def test_the_upgrade_fills_the_all_days_totals(fresh_database_url, tmp_path):
             upgrade(revision=BEFORE)
             with db.engine.begin() as conn:
                 for unit_id, path in ((1, "/1/"), (2, "/1/2/"), (3, "/1/2/3/")):
-                    conn.execute(
-                        text(
-                            "INSERT INTO units (id, scheme, code, name, level, parent_id, path, "
-                            "version, created_at, updated_at, change_seq) VALUES (:id, 'gso-2020', "
-                            ":code, :code, 'ward', NULL, :path, 1, '2020-08-15 00:00:00', "
-                            "'2020-08-15 00:00:00', 0)"
-                        ),
-                        {"id": unit_id, "code": f"c{unit_id}", "path": path},
-                    )
-                others = [n for n in DAY_FIGURES if n not in ("visits", "installed")]
-                # (the names formatted in are the figures' own, constants)
-                insert = text(
-                    "INSERT INTO unit_day_figures (unit_id, day, visits, installed, "
-                    f"{', '.join(others)}) VALUES (:unit, :day, :visits, :installed"
-                    f"{', 0' * len(others)})"
-                )
+                    insert_unit(conn, unit_id, path)
                 for unit_id, day, visits, installed in DAY_ROWS:
-                    conn.execute(
-                        insert,
-                        {"unit": unit_id, "day": day, "visits": visits, "installed": installed},
-                    )
+                    insert_day_row(conn, unit_id, day, visits=visits, installed=installed)
                 conn.execute(text("INSERT INTO unit_figures VALUES (1, 4, 1), (3, 2, 0)"))
             upgrade()
             with db.engine.connect() as conn:

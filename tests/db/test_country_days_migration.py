@@ -5,8 +5,8 @@ PostgreSQL; rows of units below the top are not counted twice."""
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from domain.stats import DAY_FIGURES
 from tests.conftest import base_config
+from tests.db.databases import insert_day_row, insert_unit
 
 BEFORE = "a1d9e4c7b350"  # the revision before country_day_figures
 # unit id, scheme, parent, path
@@ -36,45 +36,19 @@ def test_the_upgrade_fills_the_country_rows(backend, fresh_database_url, tmp_pat
             upgrade(revision=BEFORE)
             with db.engine.begin() as conn:
                 for unit_id, scheme, parent, path in UNITS:
-                    conn.execute(
-                        text(
-                            "INSERT INTO units (id, scheme, code, name, level, parent_id, path, "
-                            "version, created_at, updated_at, change_seq) VALUES (:id, :scheme, "
-                            ":code, :code, 'province', :parent, :path, 1, "
-                            "'2020-08-15 00:00:00', '2020-08-15 00:00:00', 0)"
-                        ),
-                        {
-                            "id": unit_id,
-                            "scheme": scheme,
-                            "parent": parent,
-                            "code": f"c{unit_id}",
-                            "path": path,
-                        },
+                    insert_unit(
+                        conn, unit_id, path, parent_id=parent, scheme=scheme, level="province"
                     )
-                others = [
-                    n for n in DAY_FIGURES if n not in ("visits", "installed_during", "installed")
-                ]
-                # (the names formatted in are the figures' own, constants)
-                columns = f"visits, installed_during, installed, {', '.join(others)}"
-                values = f":visits, :during, :installed{', 0' * len(others)}"
                 for unit_id, day, visits, during, installed in DAY_ROWS:
-                    conn.execute(
-                        text(
-                            f"INSERT INTO unit_day_figures (unit_id, day, {columns}) "
-                            f"VALUES (:unit, :day, {values})"
-                        ),
-                        {"unit": unit_id, "day": day, "visits": visits, "during": during,
-                         "installed": installed},
+                    insert_day_row(
+                        conn, unit_id, day, visits=visits, installed_during=during,
+                        installed=installed,
                     )  # fmt: skip
                 if backend == "postgresql":  # a province's delta not folded yet
-                    conn.execute(
-                        text(
-                            f"INSERT INTO figure_deltas (unit_id, day, households, "
-                            f"open_conflicts, {columns}) "
-                            f"VALUES (3, '2020-08-15', 0, 0, {values})"
-                        ),
-                        {"visits": 1, "during": 1, "installed": 1},
-                    )
+                    insert_day_row(
+                        conn, 3, "2020-08-15", "figure_deltas", visits=1, installed_during=1,
+                        installed=1,
+                    )  # fmt: skip
             upgrade()
             with db.engine.connect() as conn:
                 rows = conn.execute(

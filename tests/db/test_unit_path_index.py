@@ -12,12 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from domain.roles import Scope
-from tests.conftest import (
-    base_config,
-    create_postgres_database,
-    dispose_app,
-    drop_postgres_database,
-)
+from tests.db.databases import migrated_postgres_app
 
 pytestmark = pytest.mark.backends("postgresql")
 
@@ -30,40 +25,30 @@ ENGLISH = "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE temp
 def test_a_subtree_is_read_through_the_path_index_under_an_english_collation(
     backend: str, tmp_path: Path
 ) -> None:
-    from flask_migrate import upgrade
-
-    from field_server import create_app
     from field_server.extensions import db
     from field_server.models import Unit
     from field_server.store.units import scope_condition
 
-    name, url = create_postgres_database("field_english", ENGLISH)
-    try:
-        app = create_app(base_config(tmp_path, url))
-        with app.app_context():
-            upgrade()
-            db.session.execute(
-                text(
-                    "INSERT INTO units (scheme, code, name, level, path, version, created_at, "
-                    "updated_at) SELECT 'gso-2020', 'u' || i, 'Xã ' || i, 'ward', "
-                    "'/' || (i / 100) || '/' || i || '/', 1, now(), now() "
-                    "FROM generate_series(1, 5000) AS i"
-                )
+    with migrated_postgres_app("field_english", tmp_path, ENGLISH):
+        db.session.execute(
+            text(
+                "INSERT INTO units (scheme, code, name, level, path, version, created_at, "
+                "updated_at) SELECT 'gso-2020', 'u' || i, 'Xã ' || i, 'ward', "
+                "'/' || (i / 100) || '/' || i || '/', 1, now(), now() "
+                "FROM generate_series(1, 5000) AS i"
             )
-            db.session.commit()
-            db.session.execute(text("ANALYZE units"))
-            # Without an index that serves the prefix, the plan is a scan of every unit
-            # however costly the planner is told scans are.
-            db.session.execute(text("SET enable_seqscan = off"))
-            statement = select(Unit.id).where(scope_condition(Scope(False, ((1, "/7/"),))))
-            compiled = statement.compile(
-                dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
-            )
-            plan = "\n".join(db.session.execute(text(f"EXPLAIN {compiled}")).scalars())
-            found = db.session.execute(statement).scalars().all()
-            db.session.rollback()
-        dispose_app(app)
-    finally:
-        drop_postgres_database(name)
+        )
+        db.session.commit()
+        db.session.execute(text("ANALYZE units"))
+        # Without an index that serves the prefix, the plan is a scan of every unit
+        # however costly the planner is told scans are.
+        db.session.execute(text("SET enable_seqscan = off"))
+        statement = select(Unit.id).where(scope_condition(Scope(False, ((1, "/7/"),))))
+        compiled = statement.compile(
+            dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        plan = "\n".join(db.session.execute(text(f"EXPLAIN {compiled}")).scalars())
+        found = db.session.execute(statement).scalars().all()
+        db.session.rollback()
     assert "ix_units_path" in plan, plan
     assert len(found) == 100  # '/7/700/' to '/7/799/'
